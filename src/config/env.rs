@@ -1,0 +1,72 @@
+//! Environment overrides: `TUNESTREAM__SECTION__FIELD=value` sets `[section] field = value`.
+//!
+//! The mapping is mechanical, so every documented field can be overridden, and a misspelt
+//! variable fails like a misspelt file key.
+
+use super::ConfigError;
+
+/// Variables with this prefix override configuration keys.
+pub const ENV_PREFIX: &str = "TUNESTREAM__";
+
+/// Applies every `TUNESTREAM__…` variable of `vars` to `table`.
+pub fn apply_env_overrides(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let mut vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+    vars.sort();
+    for (name, raw) in vars {
+        let path: Vec<String> = name[ENV_PREFIX.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Env {
+                name,
+                message: "empty key segment".into(),
+            });
+        }
+        let mut node = &mut *table;
+        for section in &path[..path.len() - 1] {
+            let entry = node
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            node = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
+                name: name.clone(),
+                message: format!("`{section}` is not a section"),
+            })?;
+        }
+        node.insert(path[path.len() - 1].clone(), scalar(&raw));
+    }
+    Ok(())
+}
+
+/// Reads a value as TOML when it is one (numbers, booleans), else as a plain string.
+fn scalar(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_typed_when_they_look_typed() {
+        assert_eq!(scalar("12"), toml::Value::Integer(12));
+        assert_eq!(scalar("true"), toml::Value::Boolean(true));
+        assert_eq!(scalar("lake/dir"), toml::Value::String("lake/dir".into()));
+        assert_eq!(scalar("\"12\""), toml::Value::String("12".into()));
+    }
+
+    #[test]
+    fn malformed_names_are_refused() {
+        let mut t = toml::Table::new();
+        let err = apply_env_overrides(&mut t, [("TUNESTREAM__LAKE____X".to_owned(), "1".to_owned())]).unwrap_err();
+        assert!(err.to_string().contains("TUNESTREAM__LAKE____X"), "{err}");
+    }
+}

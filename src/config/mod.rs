@@ -1,0 +1,156 @@
+//! Configuration: a strict TOML file, overridden by environment variables, then by the command
+//! line, and validated into [`Settings`] with every problem reported at once.
+//!
+//! Every default lives in this file, in the `Default` impls below.
+
+mod env;
+mod validate;
+
+pub use env::{ENV_PREFIX, apply_env_overrides};
+pub use validate::{ConfigError, PipelineSettings, Settings};
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file. Every section and field is optional.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    /// Directory of `<table>.sql` transforms.
+    pub queries: PathBuf,
+    /// How pages move through the pipeline.
+    pub pipeline: PipelineSection,
+    /// The Parquet lake.
+    pub lake: LakeSection,
+}
+
+/// `[pipeline]`: micro-batch size, channel depth and parallelism.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineSection {
+    /// A micro-batch is cut after this many pages…
+    pub batch_max_pages: usize,
+    /// …or this many bytes of raw JSON, whichever comes first.
+    pub batch_max_bytes: usize,
+    /// Micro-batches waiting between two stages; bounds memory and applies backpressure.
+    pub channel_capacity: usize,
+    /// Micro-batches decoded and transformed at the same time.
+    pub workers: usize,
+}
+
+impl Default for PipelineSection {
+    fn default() -> Self {
+        Self {
+            batch_max_pages: 500,
+            batch_max_bytes: 16 << 20,
+            channel_capacity: 2,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// `[lake]`: where Parquet files go and when they roll.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeSection {
+    /// Root directory of the lake.
+    pub path: PathBuf,
+    /// Rows after which a file is committed.
+    pub max_file_rows: usize,
+    /// Encoded bytes after which a file is committed. Snowpipe loads 100–250 MB files best.
+    pub max_file_bytes: usize,
+    /// Seconds after its first row's fetch time at which a file is committed: the feed's delay.
+    pub max_file_age_secs: u64,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// zstd compression level, 1 to 22.
+    pub zstd_level: i32,
+}
+
+impl Default for LakeSection {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("lake"),
+            max_file_rows: 1_000_000,
+            max_file_bytes: 128 << 20,
+            max_file_age_secs: 60,
+            row_group_rows: 128 * 1024,
+            zstd_level: 3,
+        }
+    }
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        Self {
+            queries: PathBuf::from("queries"),
+            pipeline: PipelineSection::default(),
+            lake: LakeSection::default(),
+        }
+    }
+}
+
+/// Reads `path` (or the defaults when `None`), then applies `TUNESTREAM__…` variables from `vars`.
+pub fn load(path: Option<&Path>, vars: impl IntoIterator<Item = (String, String)>) -> Result<FileConfig, ConfigError> {
+    let mut table = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+                origin: path.display().to_string(),
+                message: e.to_string(),
+            })?
+        }
+        None => toml::Table::new(),
+    };
+    apply_env_overrides(&mut table, vars)?;
+    let origin = path.map_or_else(
+        || "environment".to_owned(),
+        |p| format!("{} and environment", p.display()),
+    );
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin,
+            message: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        assert_eq!(load(None, []).unwrap(), FileConfig::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "[lake]\nmax_rows = 5\n").unwrap();
+        let err = load(Some(&path), []).unwrap_err().to_string();
+        assert!(err.contains("max_rows") && err.contains("t.toml"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "queries = \"q\"\n[lake]\nmax_file_rows = 5\nzstd_level = 9\n").unwrap();
+        let vars = [
+            ("TUNESTREAM__LAKE__MAX_FILE_ROWS".to_owned(), "7".to_owned()),
+            ("TUNESTREAM__LAKE__PATH".to_owned(), "/tmp/lake".to_owned()),
+            ("UNRELATED".to_owned(), "x".to_owned()),
+        ];
+        let config = load(Some(&path), vars).unwrap();
+        assert_eq!(config.lake.max_file_rows, 7);
+        assert_eq!(config.lake.zstd_level, 9);
+        assert_eq!(config.lake.path, PathBuf::from("/tmp/lake"));
+        assert_eq!(config.queries, PathBuf::from("q"));
+    }
+}

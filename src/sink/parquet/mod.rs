@@ -1,0 +1,325 @@
+//! The Parquet lake sink: zstd Parquet files with microsecond UTC timestamps, in
+//! `<table>/dt=YYYY-MM-DD/hour=HH/` folders, rolled on rows, bytes or age.
+//!
+//! A file is written under a hidden temporary name and committed by hard-linking it to its
+//! final name, which fails if that name exists: a committed file is never overwritten, and a
+//! re-run over the same input skips the files it already committed.
+
+mod config;
+mod layout;
+
+pub use config::ParquetSinkConfig;
+pub use layout::{INGESTED_AT, is_temp_name};
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use xxhash_rust::xxh3::Xxh3;
+
+use super::SinkError;
+use layout::HourPartition;
+
+/// One output table as the lake sees it: where it goes and which SQL produced it.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub table: String,
+    /// Fingerprint of the SQL text, part of every file name.
+    pub fingerprint: u64,
+    pub schema: SchemaRef,
+}
+
+/// What the lake did over a run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LakeStats {
+    pub files_committed: u64,
+    /// Files whose final name already existed, from an earlier run over the same input.
+    pub files_already_present: u64,
+    pub bytes_committed: u64,
+    pub rows_by_table: BTreeMap<String, u64>,
+}
+
+struct Table {
+    spec: TableSpec,
+    /// The schema as written: every timestamp is microsecond UTC.
+    file_schema: SchemaRef,
+    ingested_at: usize,
+}
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    temp: PathBuf,
+    dir: PathBuf,
+    opened_at_micros: i64,
+    rows: usize,
+    digest: Xxh3,
+}
+
+/// Writes output tables into the lake, one open file per (table, hour partition).
+pub struct LakeWriter {
+    config: ParquetSinkConfig,
+    properties: WriterProperties,
+    tables: HashMap<String, Table>,
+    open: BTreeMap<(String, HourPartition), OpenFile>,
+    next_temp_id: u64,
+    stats: LakeStats,
+}
+
+impl LakeWriter {
+    /// Prepares the lake for `tables`, checking that every table can be partitioned.
+    ///
+    /// Reports every table that cannot, at once, before any data is read.
+    pub fn new(config: ParquetSinkConfig, tables: Vec<TableSpec>) -> Result<Self, SinkError> {
+        let prepared = prepare_tables(tables)?;
+        std::fs::create_dir_all(&config.path).map_err(|source| SinkError::Io {
+            path: config.path.clone(),
+            source,
+        })?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(config.zstd_level).unwrap_or_default(),
+            ))
+            .set_max_row_group_row_count(Some(config.row_group_rows))
+            .set_created_by(format!("tunestream {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Self {
+            config,
+            properties,
+            tables: prepared,
+            open: BTreeMap::new(),
+            next_temp_id: std::process::id() as u64 * 1_000_000_007,
+            stats: LakeStats::default(),
+        })
+    }
+
+    pub fn stats(&self) -> &LakeStats {
+        &self.stats
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.config.path
+    }
+
+    /// Appends one micro-batch's output of `table`, tagged with its lineage id.
+    pub fn write(&mut self, table: &str, batch_id: &str, batch: &RecordBatch) -> Result<(), SinkError> {
+        let Some(t) = self.tables.get(table) else {
+            return Err(SinkError::Schema(format!(
+                "no lake table `{table}` (a bug in tunestream)"
+            )));
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = conform(batch, &t.file_schema).map_err(|e| SinkError::Schema(format!("table {table}: {e}")))?;
+        let parts = layout::split_by_hour(&batch, t.ingested_at)
+            .map_err(|e| SinkError::Schema(format!("table {table}: {e}")))?;
+        for (hour, part) in parts {
+            let key = (table.to_owned(), hour);
+            if !self.open.contains_key(&key) {
+                let opened_at = first_ingested_at(&part, self.tables[table].ingested_at);
+                let file = self.open_file(table, hour, opened_at)?;
+                self.open.insert(key.clone(), file);
+            }
+            let Some(file) = self.open.get_mut(&key) else { continue };
+            file.digest.update(batch_id.as_bytes());
+            file.digest.update(&(part.num_rows() as u64).to_le_bytes());
+            file.writer.write(&part).map_err(|source| SinkError::Encode {
+                path: file.temp.clone(),
+                source,
+            })?;
+            file.rows += part.num_rows();
+            *self.stats.rows_by_table.entry(table.to_owned()).or_default() += part.num_rows() as u64;
+            let size = file.writer.bytes_written() + file.writer.in_progress_size();
+            if file.rows >= self.config.max_file_rows || size >= self.config.max_file_bytes {
+                self.commit(&key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits every file opened at or before `now_micros - max_file_age`.
+    pub fn roll_aged(&mut self, now_micros: i64) -> Result<(), SinkError> {
+        let max_age = self.config.max_file_age.as_micros() as i64;
+        let aged: Vec<_> = self
+            .open
+            .iter()
+            .filter(|(_, f)| now_micros.saturating_sub(f.opened_at_micros) >= max_age)
+            .map(|(k, _)| k.clone())
+            .collect();
+        aged.iter().try_for_each(|key| self.commit(key))
+    }
+
+    /// Commits every open file.
+    pub fn finish(&mut self) -> Result<LakeStats, SinkError> {
+        let keys: Vec<_> = self.open.keys().cloned().collect();
+        keys.iter().try_for_each(|key| self.commit(key))?;
+        Ok(self.stats.clone())
+    }
+
+    fn open_file(&mut self, table: &str, hour: HourPartition, opened_at_micros: i64) -> Result<OpenFile, SinkError> {
+        let t = &self.tables[table];
+        let dir = self.config.path.join(table).join(layout::partition_dir(hour));
+        std::fs::create_dir_all(&dir).map_err(|source| SinkError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        self.next_temp_id += 1;
+        let temp = layout::temp_path(&dir, self.next_temp_id);
+        let file = File::create(&temp).map_err(|source| SinkError::Io {
+            path: temp.clone(),
+            source,
+        })?;
+        let writer =
+            ArrowWriter::try_new(file, t.file_schema.clone(), Some(self.properties.clone())).map_err(|source| {
+                SinkError::Encode {
+                    path: temp.clone(),
+                    source,
+                }
+            })?;
+        let mut digest = Xxh3::new();
+        digest.update(&t.spec.fingerprint.to_le_bytes());
+        digest.update(table.as_bytes());
+        digest.update(&hour.unwrap_or(i64::MIN).to_le_bytes());
+        Ok(OpenFile {
+            writer,
+            temp,
+            dir,
+            opened_at_micros,
+            rows: 0,
+            digest,
+        })
+    }
+
+    fn commit(&mut self, key: &(String, HourPartition)) -> Result<(), SinkError> {
+        let Some(file) = self.open.remove(key) else {
+            return Ok(());
+        };
+        let temp = file.temp;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| SinkError::Io { path, source }
+        };
+        let written = file.writer.into_inner().map_err(|source| SinkError::Encode {
+            path: temp.clone(),
+            source,
+        })?;
+        written.sync_all().map_err(io(&temp))?;
+        let bytes = written.metadata().map_err(io(&temp))?.len();
+        drop(written);
+        let target = file
+            .dir
+            .join(layout::file_name(file.opened_at_micros, file.digest.digest()));
+        if super::commit::commit_no_clobber(&temp, &target)? {
+            self.stats.files_committed += 1;
+            self.stats.bytes_committed += bytes;
+            tracing::debug!(path = %target.display(), rows = file.rows, bytes, "committed lake file");
+        } else {
+            self.stats.files_already_present += 1;
+            tracing::debug!(path = %target.display(), "lake file already present from an earlier run; kept it");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LakeWriter {
+    /// Files still open at drop belong to a failed run: remove their partial data.
+    fn drop(&mut self) {
+        for file in std::mem::take(&mut self.open).into_values() {
+            let _ = std::fs::remove_file(&file.temp);
+        }
+    }
+}
+
+/// Checks that every table can be written to the lake, reporting all that cannot at once.
+pub fn check_tables(tables: &[TableSpec]) -> Result<(), SinkError> {
+    prepare_tables(tables.to_vec()).map(drop)
+}
+
+fn prepare_tables(tables: Vec<TableSpec>) -> Result<HashMap<String, Table>, SinkError> {
+    let mut problems = Vec::new();
+    let mut prepared = HashMap::new();
+    for spec in tables {
+        match prepare_table(spec) {
+            Ok(table) => {
+                prepared.insert(table.spec.table.clone(), table);
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if problems.is_empty() {
+        Ok(prepared)
+    } else {
+        Err(SinkError::Schema(problems.join("\n")))
+    }
+}
+
+fn prepare_table(spec: TableSpec) -> Result<Table, String> {
+    let fields: Vec<Field> = spec
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_data_type(micros_utc(f.data_type())))
+        .collect();
+    let file_schema = Arc::new(Schema::new(fields));
+    let ingested_at = match file_schema.index_of(INGESTED_AT) {
+        Ok(i) if matches!(file_schema.field(i).data_type(), DataType::Timestamp(..)) => i,
+        Ok(i) => {
+            return Err(format!(
+                "table {}: `{INGESTED_AT}` must be a timestamp, not {}",
+                spec.table,
+                file_schema.field(i).data_type()
+            ));
+        }
+        Err(_) => {
+            return Err(format!(
+                "table {}: the query must select an `{INGESTED_AT}` timestamp column; the lake is partitioned by it",
+                spec.table
+            ));
+        }
+    };
+    Ok(Table {
+        spec,
+        file_schema,
+        ingested_at,
+    })
+}
+
+/// Snowflake mis-loads nanosecond and second precision: write every timestamp as microsecond UTC.
+fn micros_utc(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Timestamp(_, tz) => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some(tz.clone().unwrap_or_else(|| "UTC".into())))
+        }
+        other => other.clone(),
+    }
+}
+
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow::error::ArrowError> {
+    if batch.schema().fields() == schema.fields() {
+        return RecordBatch::try_new(schema.clone(), batch.columns().to_vec());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| cast(column, field.data_type()))
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+fn first_ingested_at(batch: &RecordBatch, column: usize) -> i64 {
+    use arrow::array::{Array, AsArray};
+    let times = batch
+        .column(column)
+        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    (0..times.len())
+        .find(|&i| times.is_valid(i))
+        .map_or(0, |i| times.value(i))
+}

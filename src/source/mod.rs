@@ -1,0 +1,83 @@
+//! Sources: where raw Spotify pages come from, cut into micro-batches of lines.
+//!
+//! Every source produces [`PageBatch`]es on a bounded channel; the decode stage turns them into
+//! Arrow. Live Spotify pulls and the simulator join [`SourceConfig`] as further variants.
+
+pub mod replay;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::decode::Kind;
+
+/// The closed set of sources; the pipeline dispatches on it with a `match`.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// Re-reads raw page files (NDJSON, plain or gzip).
+    Replay(replay::ReplayConfig),
+}
+
+/// One input file, shared by all its lines.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// The path as given or found, used in rejects and errors.
+    pub path: PathBuf,
+    /// Modification time in microseconds since the epoch: the fetch time of bare responses.
+    pub modified_micros: i64,
+    /// The kind of bare responses in this file, when the user named it.
+    pub kind: Option<Kind>,
+}
+
+/// Where one raw line sits: in which file, at which line, and where in the batch buffer.
+#[derive(Debug, Clone)]
+pub struct LineRef {
+    pub file: Arc<SourceFile>,
+    /// 1-based line number in `file`.
+    pub line_no: u64,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A micro-batch of raw lines: one contiguous buffer plus where each line is in it.
+#[derive(Debug, Default)]
+pub struct PageBatch {
+    /// Order of this batch in the run, from 0.
+    pub seq: u64,
+    pub buf: Vec<u8>,
+    pub lines: Vec<LineRef>,
+}
+
+impl PageBatch {
+    /// The bytes of one line, without its line ending.
+    pub fn line(&self, line: &LineRef) -> &[u8] {
+        &self.buf[line.start..line.end]
+    }
+
+    /// A lineage id derived only from the batch's content, so a re-run names the same batch
+    /// the same way.
+    pub fn content_id(&self) -> String {
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&self.buf))
+    }
+}
+
+/// How big a micro-batch grows before it is handed on: whichever limit is reached first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_pages: usize,
+    pub max_bytes: usize,
+}
+
+/// A source failed in a way that stops it.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The user named an input that cannot be read.
+    #[error("cannot read input {path}: {source}")]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The user named inputs, but none of them holds a page file.
+    #[error("no raw page files (*.ndjson, *.jsonl, *.json, optionally .gz) under {0}")]
+    NoFiles(String),
+}

@@ -1,0 +1,44 @@
+//! Run counters, updated once per micro-batch and read by the summary (and a metrics endpoint).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters shared by the pipeline stages.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub batches: AtomicU64,
+    pub pages: AtomicU64,
+    pub input_bytes: AtomicU64,
+    pub rejected_lines: AtomicU64,
+    rows_by_table: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Counters {
+    /// Records one micro-batch that went through decode and transform.
+    pub fn record_batch(
+        &self,
+        pages: usize,
+        input_bytes: usize,
+        rejected: usize,
+        rows: impl IntoIterator<Item = (String, u64)>,
+    ) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.pages.fetch_add(pages as u64, Ordering::Relaxed);
+        self.input_bytes.fetch_add(input_bytes as u64, Ordering::Relaxed);
+        self.rejected_lines.fetch_add(rejected as u64, Ordering::Relaxed);
+        // A poisoned lock only means another thread panicked mid-update; the counts stay usable.
+        let mut by_table = self.rows_by_table.lock().unwrap_or_else(|e| e.into_inner());
+        for (table, n) in rows {
+            *by_table.entry(table).or_default() += n;
+        }
+    }
+
+    pub fn rows_by_table(&self) -> BTreeMap<String, u64> {
+        self.rows_by_table.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,18 @@
+//! Telemetry: logging setup, run counters, and the summary printed at the end of every run.
+
+mod counters;
+mod summary;
+
+pub use counters::Counters;
+pub use summary::RunSummary;
+
+/// Starts logging to stderr. `RUST_LOG` wins over `default_level` when set.
+pub fn init(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("tunestream={default_level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,231 @@
+//! Transform: runs the SQL of `queries/` over every micro-batch with DataFusion.
+//!
+//! `queries/<table>.sql` is an output table. `queries/_<name>.sql` is a view: computed once per
+//! micro-batch and readable as `_<name>` by the other queries, but not written out.
+//!
+//! Every query is planned once, when the transform starts (and so whenever `check` runs),
+//! against the fixed raw table schemas. Every micro-batch then executes the same physical
+//! plans; nothing is planned per batch.
+
+mod query;
+mod tables;
+
+pub use query::{Query, QueryError, load_queries};
+pub use tables::BatchTables;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::DataFusionError;
+use datafusion::execution::TaskContext;
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::{ExecutionPlan, collect, execution_plan::reset_plan_states};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::decode::{DecodedBatch, Kind};
+
+/// One planned query.
+#[derive(Debug)]
+pub struct PlannedQuery {
+    pub query: Query,
+    pub schema: SchemaRef,
+    /// The raw tables the query reads, directly or through views; it is skipped when all of
+    /// them are empty.
+    pub inputs: Vec<Kind>,
+    plan: Arc<dyn ExecutionPlan>,
+}
+
+/// A query's output for one micro-batch.
+#[derive(Debug)]
+pub struct TableOutput {
+    pub table: Arc<str>,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A query failed while running on data: a bug in the SQL engine or in tunestream, since the
+/// SQL was checked against the schemas before any data was read.
+#[derive(Debug, thiserror::Error)]
+#[error("query {path} failed on micro-batch {batch_id}: {source}")]
+pub struct ExecutionError {
+    path: String,
+    batch_id: Arc<str>,
+    #[source]
+    source: DataFusionError,
+}
+
+/// The planned queries of `queries/`, ready to run on micro-batches.
+pub struct Transform {
+    state: SessionState,
+    /// Views in an order where each comes after the views it reads.
+    views: Vec<PlannedQuery>,
+    tables: Vec<PlannedQuery>,
+}
+
+impl Transform {
+    /// Plans every query, reporting the first one that does not plan with its file and line.
+    pub async fn plan(queries: Vec<Query>) -> Result<Self, QueryError> {
+        let ctx = session();
+        tables::register_raw(&ctx).map_err(|e| QueryError::Invalid {
+            location: "raw tables".into(),
+            message: format!("internal error, a bug in tunestream: {e}"),
+        })?;
+        let (mut pending_views, table_queries): (Vec<Query>, Vec<Query>) =
+            queries.into_iter().partition(Query::is_view);
+        let mut view_inputs: HashMap<String, Vec<Kind>> = HashMap::new();
+        let mut views = Vec::new();
+        // Views may read views: plan them in rounds until none is left or no round progresses.
+        while !pending_views.is_empty() {
+            let planned_before = views.len();
+            let mut failed = Vec::new();
+            let mut first_error = None;
+            for view in std::mem::take(&mut pending_views) {
+                match plan_one(&ctx, view.clone(), &view_inputs).await {
+                    Ok(planned) => {
+                        tables::register_view(&ctx, &planned.query.table, planned.schema.clone())
+                            .map_err(|e| query::invalid(&planned.query, &e))?;
+                        view_inputs.insert(planned.query.table.clone(), planned.inputs.clone());
+                        views.push(planned);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        failed.push(view);
+                    }
+                }
+            }
+            if views.len() == planned_before
+                && let Some(e) = first_error
+            {
+                return Err(e);
+            }
+            pending_views = failed;
+        }
+        let mut tables = Vec::with_capacity(table_queries.len());
+        for query in table_queries {
+            tables.push(plan_one(&ctx, query, &view_inputs).await?);
+        }
+        Ok(Self {
+            state: ctx.state(),
+            views,
+            tables,
+        })
+    }
+
+    /// The output tables, in name order.
+    pub fn tables(&self) -> &[PlannedQuery] {
+        &self.tables
+    }
+
+    /// The views, in the order they run.
+    pub fn views(&self) -> &[PlannedQuery] {
+        &self.views
+    }
+
+    /// Runs every view, then every table query, on `batch`. Queries whose raw tables are all
+    /// empty in this micro-batch are skipped.
+    pub async fn run(&self, batch: &DecodedBatch) -> Result<Vec<TableOutput>, ExecutionError> {
+        let tables = Arc::new(BatchTables::new(&batch.tables));
+        let config = self.state.config().clone().with_extension(tables.clone());
+        let task = Arc::new(TaskContext::from(&self.state).with_session_config(config));
+        for view in &self.views {
+            if let Some(batches) = execute(view, &tables, &task, &batch.id).await? {
+                tables.set_view(&view.query.table, batches);
+            }
+        }
+        let mut outputs = Vec::with_capacity(self.tables.len());
+        for planned in &self.tables {
+            if let Some(batches) = execute(planned, &tables, &task, &batch.id).await? {
+                outputs.push(TableOutput {
+                    table: planned.query.table.as_str().into(),
+                    batches,
+                });
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+async fn execute(
+    planned: &PlannedQuery,
+    tables: &BatchTables,
+    task: &Arc<TaskContext>,
+    batch_id: &Arc<str>,
+) -> Result<Option<Vec<RecordBatch>>, ExecutionError> {
+    if !planned.inputs.iter().any(|&kind| tables.has_rows(kind)) {
+        return Ok(None);
+    }
+    let failed = |source| ExecutionError {
+        path: planned.query.path.display().to_string(),
+        batch_id: batch_id.clone(),
+        source,
+    };
+    let plan = reset_plan_states(planned.plan.clone()).map_err(failed)?;
+    collect(plan, task.clone()).await.map(Some).map_err(failed)
+}
+
+async fn plan_one(
+    ctx: &SessionContext,
+    query: Query,
+    view_inputs: &HashMap<String, Vec<Kind>>,
+) -> Result<PlannedQuery, QueryError> {
+    let logical = ctx
+        .state()
+        .create_logical_plan(&query.sql)
+        .await
+        .map_err(|e| query::invalid(&query, &e))?;
+    let inputs = scanned_inputs(&logical, view_inputs);
+    let df = ctx
+        .execute_logical_plan(logical)
+        .await
+        .map_err(|e| query::invalid(&query, &e))?;
+    let plan = df
+        .create_physical_plan()
+        .await
+        .map_err(|e| query::invalid(&query, &e))?;
+    Ok(PlannedQuery {
+        schema: plan.schema(),
+        query,
+        inputs,
+        plan,
+    })
+}
+
+fn session() -> SessionContext {
+    let mut config = SessionConfig::new()
+        // Parallelism comes from running micro-batches side by side, not from splitting one.
+        .with_target_partitions(1)
+        .with_information_schema(false);
+    let options = config.options_mut();
+    options.sql_parser.collect_spans = true;
+    // Keep SQL string types as plain Utf8, like every decoded column.
+    options.sql_parser.map_string_types_to_utf8view = false;
+    // Dynamic filters hold per-execution state, which would leak between reused plans.
+    options.optimizer.enable_dynamic_filter_pushdown = false;
+    SessionContext::new_with_config(config)
+}
+
+/// The raw tables a logical plan reads, directly or through the views it scans.
+fn scanned_inputs(plan: &LogicalPlan, view_inputs: &HashMap<String, Vec<Kind>>) -> Vec<Kind> {
+    let mut kinds = Vec::new();
+    // The closure never fails, so neither can the walk.
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let name = scan.table_name.table();
+            let found = match name.parse::<Kind>() {
+                Ok(kind) => vec![kind],
+                Err(_) => view_inputs.get(name).cloned().unwrap_or_default(),
+            };
+            for kind in found {
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    kinds.sort();
+    kinds
+}

@@ -1,0 +1,143 @@
+//! SQL query files: `queries/<table>.sql`, one output table each, and errors that point into them.
+
+use std::path::{Path, PathBuf};
+
+/// One transform: the SQL of `queries/<table>.sql`.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The output table, named after the file.
+    pub table: String,
+    pub path: PathBuf,
+    pub sql: String,
+}
+
+impl Query {
+    /// Views (`_<name>.sql`) feed other queries and are not written out.
+    pub fn is_view(&self) -> bool {
+        self.table.starts_with('_')
+    }
+
+    /// Identifies this exact SQL text: output written by a different SQL gets different names.
+    pub fn fingerprint(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(self.sql.as_bytes())
+    }
+}
+
+/// A query file or directory that cannot be used. The user must fix the SQL or the path.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("cannot read queries from {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no queries: {0} holds no *.sql file")]
+    Empty(PathBuf),
+    #[error(
+        "{path}: the file name must be a table name (letters, digits, `_`; not starting with a digit), so the output table can be named after it"
+    )]
+    BadName { path: PathBuf },
+    /// `location` is `path:line:column` where the error could be placed, else the path.
+    #[error("{location}: {message}")]
+    Invalid { location: String, message: String },
+}
+
+/// Reads every `*.sql` file of `dir`, in name order.
+pub fn load_queries(dir: &Path) -> Result<Vec<Query>, QueryError> {
+    let read_err = |source| QueryError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read_err)?;
+    paths.retain(|p| p.extension().is_some_and(|e| e == "sql"));
+    paths.sort();
+    if paths.is_empty() {
+        return Err(QueryError::Empty(dir.to_owned()));
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            let table = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+            let valid = !table.is_empty()
+                && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !table.starts_with(|c: char| c.is_ascii_digit())
+                && table.trim_start_matches('_') != "";
+            if !valid {
+                return Err(QueryError::BadName { path });
+            }
+            let sql = std::fs::read_to_string(&path).map_err(|source| QueryError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(Query { table, path, sql })
+        })
+        .collect()
+}
+
+/// Builds an [`QueryError::Invalid`] that names the file and, where DataFusion says, the line.
+pub fn invalid(query: &Query, error: &datafusion::error::DataFusionError) -> QueryError {
+    let message = error.to_string();
+    let position = error
+        .diagnostic()
+        .and_then(|d| d.span)
+        .filter(|span| span.start.line > 0)
+        .map(|span| (span.start.line, span.start.column))
+        .or_else(|| position_in_message(&message));
+    let path = query.path.display();
+    let location = match position {
+        Some((line, column)) => format!("{path}:{line}:{column}"),
+        None => path.to_string(),
+    };
+    QueryError::Invalid { location, message }
+}
+
+/// sqlparser reports positions as `Line: N, Column: M` inside its messages.
+fn position_in_message(message: &str) -> Option<(u64, u64)> {
+    let after = |key: &str| -> Option<u64> {
+        let rest = &message[message.rfind(key)? + key.len()..];
+        rest.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    };
+    Some((after("Line: ")?, after("Column: ")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_read_from_parser_messages() {
+        let msg = "SQL error: ParserError(\"Expected: end of statement, found: FORM at Line: 3, Column: 8\")";
+        assert_eq!(position_in_message(msg), Some((3, 8)));
+        assert_eq!(position_in_message("no position here"), None);
+    }
+
+    #[test]
+    fn queries_load_in_name_order_and_bad_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b_table.sql"), "SELECT 2").unwrap();
+        std::fs::write(dir.path().join("a_table.sql"), "SELECT 1").unwrap();
+        std::fs::write(dir.path().join("README.md"), "not sql").unwrap();
+        let queries = load_queries(dir.path()).unwrap();
+        assert_eq!(
+            queries.iter().map(|q| q.table.as_str()).collect::<Vec<_>>(),
+            ["a_table", "b_table"]
+        );
+        assert_ne!(queries[0].fingerprint(), queries[1].fingerprint());
+
+        std::fs::write(dir.path().join("bad-name.sql"), "SELECT 3").unwrap();
+        let err = load_queries(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("bad-name.sql"), "{err}");
+
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(load_queries(empty.path()), Err(QueryError::Empty(_))));
+    }
+}
