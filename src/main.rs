@@ -76,12 +76,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     let file = config::load(cli.config.as_deref(), std::env::vars())?;
     match cli.command {
-        Command::Replay {
-            paths,
-            lake,
-            queries,
-            kind,
-        } => {
+        Command::Replay { paths, lake, queries, kind } => {
             let mut file = file;
             if let Some(lake) = lake {
                 file.lake.path = lake;
@@ -105,12 +100,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let (transform, _) = tunestream::pipeline::prepare(&settings).await?;
             for planned in transform.views().iter().chain(transform.tables()) {
                 let inputs: Vec<&str> = planned.inputs.iter().map(|k| k.name()).collect();
-                let columns: Vec<String> = planned
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|f| format!("{} {}", f.name(), f.data_type()))
-                    .collect();
+                let columns: Vec<String> =
+                    planned.schema.fields().iter().map(|f| format!("{} {}", f.name(), f.data_type())).collect();
                 println!("ok  {}  ← {}", planned.query.path.display(), inputs.join(", "));
                 println!("    {}", columns.join(", "));
             }

@@ -16,21 +16,13 @@ pub fn apply_env_overrides(
     let mut vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
     vars.sort();
     for (name, raw) in vars {
-        let path: Vec<String> = name[ENV_PREFIX.len()..]
-            .split("__")
-            .map(str::to_ascii_lowercase)
-            .collect();
+        let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
         if path.iter().any(String::is_empty) {
-            return Err(ConfigError::Env {
-                name,
-                message: "empty key segment".into(),
-            });
+            return Err(ConfigError::Env { name, message: "empty key segment".into() });
         }
         let mut node = &mut *table;
         for section in &path[..path.len() - 1] {
-            let entry = node
-                .entry(section.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = node.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             node = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
                 name: name.clone(),
                 message: format!("`{section}` is not a section"),

@@ -83,11 +83,7 @@ impl Default for LakeSection {
 
 impl Default for FileConfig {
     fn default() -> Self {
-        Self {
-            queries: PathBuf::from("queries"),
-            pipeline: PipelineSection::default(),
-            lake: LakeSection::default(),
-        }
+        Self { queries: PathBuf::from("queries"), pipeline: PipelineSection::default(), lake: LakeSection::default() }
     }
 }
 
@@ -95,28 +91,18 @@ impl Default for FileConfig {
 pub fn load(path: Option<&Path>, vars: impl IntoIterator<Item = (String, String)>) -> Result<FileConfig, ConfigError> {
     let mut table = match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
-                origin: path.display().to_string(),
-                message: e.to_string(),
-            })?
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            text.parse::<toml::Table>()
+                .map_err(|e| ConfigError::Parse { origin: path.display().to_string(), message: e.to_string() })?
         }
         None => toml::Table::new(),
     };
     apply_env_overrides(&mut table, vars)?;
-    let origin = path.map_or_else(
-        || "environment".to_owned(),
-        |p| format!("{} and environment", p.display()),
-    );
+    let origin = path.map_or_else(|| "environment".to_owned(), |p| format!("{} and environment", p.display()));
     toml::Value::Table(table)
         .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Parse {
-            origin,
-            message: e.to_string(),
-        })
+        .map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })
 }
 
 #[cfg(test)]

@@ -83,19 +83,12 @@ impl FileConfig {
             return Err(ConfigError::Invalid(problems));
         }
         let pipeline = PipelineSettings {
-            batch: BatchLimits {
-                max_pages: p.batch_max_pages,
-                max_bytes: p.batch_max_bytes,
-            },
+            batch: BatchLimits { max_pages: p.batch_max_pages, max_bytes: p.batch_max_bytes },
             channel_capacity: p.channel_capacity,
             workers: p.workers,
         };
         let path = self.lake.path.clone();
-        Ok(Settings {
-            queries: self.queries,
-            pipeline,
-            lake: self.lake.into_sink_config(path),
-        })
+        Ok(Settings { queries: self.queries, pipeline, lake: self.lake.into_sink_config(path) })
     }
 }
 

@@ -58,10 +58,7 @@ pub fn probe(line: &[u8], default_kind: Option<Kind>) -> Result<Probe, ProbeErro
 
 fn envelope_kind(kind: &str) -> Result<Probe, ProbeError> {
     kind.parse()
-        .map(|kind| Probe {
-            kind,
-            form: Form::Envelope,
-        })
+        .map(|kind| Probe { kind, form: Form::Envelope })
         .map_err(|e: super::kind::UnknownKind| ProbeError::UnknownEnvelopeKind(e.to_string()))
 }
 
@@ -105,10 +102,7 @@ fn probe_by_parsing(line: &[u8]) -> Result<Probe, ProbeError> {
         Some("playlist") => Some(Kind::Playlist),
         _ => None,
     };
-    by_href
-        .or(by_type)
-        .map(|kind| Probe { kind, form: Form::Bare })
-        .ok_or(ProbeError::UnknownKind)
+    by_href.or(by_type).map(|kind| Probe { kind, form: Form::Bare }).ok_or(ProbeError::UnknownKind)
 }
 
 #[cfg(test)]
@@ -122,25 +116,13 @@ mod tests {
     #[test]
     fn canonical_envelope_is_read_from_its_first_key() {
         let p = probe_str(r#"{"kind":"recently_played","url":"u","body":{}}"#).unwrap();
-        assert_eq!(
-            p,
-            Probe {
-                kind: Kind::RecentlyPlayed,
-                form: Form::Envelope
-            }
-        );
+        assert_eq!(p, Probe { kind: Kind::RecentlyPlayed, form: Form::Envelope });
     }
 
     #[test]
     fn envelope_with_keys_in_any_order_is_recognised() {
         let p = probe_str(r#"{ "url":"u", "body":{"x":[1]}, "kind" : "album"}"#).unwrap();
-        assert_eq!(
-            p,
-            Probe {
-                kind: Kind::Album,
-                form: Form::Envelope
-            }
-        );
+        assert_eq!(p, Probe { kind: Kind::Album, form: Form::Envelope });
     }
 
     #[test]
@@ -148,13 +130,7 @@ mod tests {
         let page = r#"{"href":"https://api.spotify.com/v1/playlists/p1/items?offset=0","items":[]}"#;
         assert_eq!(probe_str(page).unwrap().kind, Kind::PlaylistItems);
         let track = r#"{"album":{"href":"https://api.spotify.com/v1/albums/a"},"href":"https://api.spotify.com/v1/tracks/t","type":"track"}"#;
-        assert_eq!(
-            probe_str(track).unwrap(),
-            Probe {
-                kind: Kind::Track,
-                form: Form::Bare
-            }
-        );
+        assert_eq!(probe_str(track).unwrap(), Probe { kind: Kind::Track, form: Form::Bare });
         let artist = r#"{"name":"x","type":"artist"}"#;
         assert_eq!(probe_str(artist).unwrap().kind, Kind::Artist);
     }
@@ -164,13 +140,7 @@ mod tests {
         let bare = br#"{"items":[]}"#;
         assert_eq!(probe(bare, Some(Kind::ArtistAlbums)).unwrap().kind, Kind::ArtistAlbums);
         let env = br#"{"kind":"track","body":{}}"#;
-        assert_eq!(
-            probe(env, Some(Kind::ArtistAlbums)).unwrap(),
-            Probe {
-                kind: Kind::Track,
-                form: Form::Envelope
-            }
-        );
+        assert_eq!(probe(env, Some(Kind::ArtistAlbums)).unwrap(), Probe { kind: Kind::Track, form: Form::Envelope });
     }
 
     #[test]

@@ -21,20 +21,13 @@ pub struct Decoded {
 /// Decodes `lines` against `schema`, one row per line.
 pub fn decode_lines(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, ArrowError> {
     match decode_together(schema, lines) {
-        Ok(batch) => Ok(Decoded {
-            batch,
-            row_lines: (0..lines.len()).collect(),
-            failures: Vec::new(),
-        }),
+        Ok(batch) => Ok(Decoded { batch, row_lines: (0..lines.len()).collect(), failures: Vec::new() }),
         Err(_) => decode_one_by_one(schema, lines),
     }
 }
 
 fn decoder(schema: &SchemaRef, rows: usize) -> Result<arrow::json::reader::Decoder, ArrowError> {
-    ReaderBuilder::new(schema.clone())
-        .with_batch_size(rows.max(1))
-        .with_strict_mode(false)
-        .build_decoder()
+    ReaderBuilder::new(schema.clone()).with_batch_size(rows.max(1)).with_strict_mode(false).build_decoder()
 }
 
 fn decode_together(schema: &SchemaRef, lines: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
@@ -42,9 +35,7 @@ fn decode_together(schema: &SchemaRef, lines: &[&[u8]]) -> Result<RecordBatch, A
     for (i, line) in lines.iter().enumerate() {
         decode_exactly_one(&mut decoder, line, i + 1)?;
     }
-    Ok(decoder
-        .flush()?
-        .unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
+    Ok(decoder.flush()?.unwrap_or_else(|| RecordBatch::new_empty(schema.clone())))
 }
 
 /// Feeds one line and checks that it held exactly one complete JSON value.
@@ -55,9 +46,7 @@ fn decode_exactly_one(
 ) -> Result<(), ArrowError> {
     let consumed = decoder.decode(line)?;
     if consumed != line.len() || decoder.has_partial_record() || decoder.len() != rows_after {
-        return Err(ArrowError::JsonError(
-            "the line does not hold exactly one complete JSON object".into(),
-        ));
+        return Err(ArrowError::JsonError("the line does not hold exactly one complete JSON object".into()));
     }
     Ok(())
 }
@@ -76,11 +65,7 @@ fn decode_one_by_one(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, Arr
         }
     }
     let batch = concat_batches(schema, &batches)?;
-    Ok(Decoded {
-        batch,
-        row_lines,
-        failures,
-    })
+    Ok(Decoded { batch, row_lines, failures })
 }
 
 fn clean_message(e: ArrowError) -> String {
@@ -113,13 +98,8 @@ mod tests {
 
     #[test]
     fn bad_lines_are_isolated_and_neighbours_kept() {
-        let lines: Vec<&[u8]> = vec![
-            br#"{"n":1}"#,
-            br#"{"n":"not a number"}"#,
-            br#"{"n":3} {"n":4}"#,
-            br#"{"n":"#,
-            br#"{"n":5}"#,
-        ];
+        let lines: Vec<&[u8]> =
+            vec![br#"{"n":1}"#, br#"{"n":"not a number"}"#, br#"{"n":3} {"n":4}"#, br#"{"n":"#, br#"{"n":5}"#];
         let d = decode_lines(&schema(), &lines).unwrap();
         assert_eq!(d.row_lines, vec![0, 4]);
         assert_eq!(d.failures.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 2, 3]);

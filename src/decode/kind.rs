@@ -93,10 +93,7 @@ impl FromStr for Kind {
     type Err = UnknownKind;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| UnknownKind(s.to_owned()))
+        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| UnknownKind(s.to_owned()))
     }
 }
 
@@ -107,26 +104,14 @@ mod tests {
     #[test]
     fn href_recognises_every_endpoint() {
         let cases = [
-            (
-                "https://api.spotify.com/v1/playlists/abc/items?offset=0&limit=100",
-                Kind::PlaylistItems,
-            ),
-            (
-                "https://api.spotify.com/v1/playlists/abc/tracks?offset=100",
-                Kind::PlaylistItems,
-            ),
+            ("https://api.spotify.com/v1/playlists/abc/items?offset=0&limit=100", Kind::PlaylistItems),
+            ("https://api.spotify.com/v1/playlists/abc/tracks?offset=100", Kind::PlaylistItems),
             ("https://api.spotify.com/v1/playlists/abc", Kind::Playlist),
-            (
-                "https://api.spotify.com/v1/me/player/recently-played?limit=50&after=1",
-                Kind::RecentlyPlayed,
-            ),
+            ("https://api.spotify.com/v1/me/player/recently-played?limit=50&after=1", Kind::RecentlyPlayed),
             ("https://api.spotify.com/v1/tracks/t1", Kind::Track),
             ("https://api.spotify.com/v1/albums/a1", Kind::Album),
             ("https://api.spotify.com/v1/artists/r1", Kind::Artist),
-            (
-                "http://127.0.0.1:8888/v1/artists/r1/albums?offset=0",
-                Kind::ArtistAlbums,
-            ),
+            ("http://127.0.0.1:8888/v1/artists/r1/albums?offset=0", Kind::ArtistAlbums),
             ("https://api.spotify.com/v1/search?q=x&type=track", Kind::Search),
         ];
         for (href, kind) in cases {

@@ -8,6 +8,8 @@ mod envelope;
 mod json;
 mod kind;
 pub mod schema;
+#[cfg(test)]
+mod tests;
 
 pub use envelope::{Form, Probe, ProbeError, probe};
 pub use kind::{Kind, UnknownKind};
@@ -76,11 +78,7 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
     for (i, line) in batch.lines.iter().enumerate() {
         match probe(batch.line(line), line.file.kind) {
             Ok(p) => buckets.entry((p.kind, p.form == Form::Envelope)).or_default().push(i),
-            Err(e) => rejects.push(Reject {
-                line: line.clone(),
-                kind: None,
-                error: e.to_string(),
-            }),
+            Err(e) => rejects.push(Reject { line: line.clone(), kind: None, error: e.to_string() }),
         }
     }
 
@@ -95,11 +93,7 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
             Form::Bare => schema::response_schema(kind),
         };
         let decoded = json::decode_lines(&decoder_schema, &lines).map_err(bug)?;
-        let reject = |i: usize, error: String| Reject {
-            line: batch.lines[i].clone(),
-            kind: Some(kind),
-            error,
-        };
+        let reject = |i: usize, error: String| Reject { line: batch.lines[i].clone(), kind: Some(kind), error };
         rejects.extend(decoded.failures.into_iter().map(|(j, e)| reject(indices[j], e)));
 
         let line_refs: Vec<&LineRef> = decoded.row_lines.iter().map(|&j| &batch.lines[indices[j]]).collect();
@@ -123,15 +117,7 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
         tables.push((kind, table));
     }
     rejects.sort_by_key(|r| (r.line.start, r.line.line_no));
-    Ok(DecodedBatch {
-        seq: batch.seq,
-        id,
-        tables,
-        rejects,
-        pages,
-        bytes: batch.buf.len(),
-        source: batch,
-    })
+    Ok(DecodedBatch { seq: batch.seq, id, tables, rejects, pages, bytes: batch.buf.len(), source: batch })
 }
 
 /// Rows of a normalised table plus, per row, the reason it must be rejected (if any).
@@ -152,12 +138,7 @@ fn unwrap_envelope(kind: Kind, decoded: &RecordBatch, batch_id: &str) -> Result<
             }
         })
         .collect();
-    let envelope = [
-        decoded.column(1),
-        decoded.column(2),
-        decoded.column(3),
-        decoded.column(4),
-    ];
+    let envelope = [decoded.column(1), decoded.column(2), decoded.column(3), decoded.column(4)];
     let mut columns: Vec<ArrayRef> = envelope.into_iter().cloned().collect();
     columns.push(constant_string(batch_id, decoded.num_rows()));
     columns.extend(body.columns().iter().cloned());
@@ -181,10 +162,7 @@ fn add_envelope(kind: Kind, decoded: &RecordBatch, lines: &[&LineRef], batch_id:
         constant_string(batch_id, rows),
     ];
     columns.extend(decoded.columns().iter().cloned());
-    Ok((
-        RecordBatch::try_new(schema::raw_table_schema(kind), columns)?,
-        vec![None; rows],
-    ))
+    Ok((RecordBatch::try_new(schema::raw_table_schema(kind), columns)?, vec![None; rows]))
 }
 
 fn constant_string(value: &str, rows: usize) -> ArrayRef {
@@ -207,11 +185,7 @@ fn check_kind(
     }
     let keep = BooleanArray::from_iter(problems.iter().map(|p| Some(p.is_none())));
     let kept = filter_record_batch(&table, &keep)?;
-    let dropped = problems
-        .into_iter()
-        .enumerate()
-        .filter_map(|(row, p)| p.map(|p| (row, p)))
-        .collect();
+    let dropped = problems.into_iter().enumerate().filter_map(|(row, p)| p.map(|p| (row, p))).collect();
     Ok((kept, dropped))
 }
 

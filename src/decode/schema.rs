@@ -56,14 +56,7 @@ fn images() -> Field {
 }
 /// `id`, `name`, `type`, `uri`, `href`, `external_urls`: what every Spotify object reference has.
 fn reference_fields() -> Vec<Field> {
-    vec![
-        utf8("id"),
-        utf8("name"),
-        utf8("type"),
-        utf8("uri"),
-        utf8("href"),
-        external_urls(),
-    ]
+    vec![utf8("id"), utf8("name"), utf8("type"), utf8("uri"), utf8("href"), external_urls()]
 }
 fn user_reference(name: &str) -> Field {
     object(name, [reference_fields(), vec![utf8("display_name")]].concat())
@@ -74,12 +67,7 @@ fn simplified_artists() -> Field {
 fn full_artist_fields() -> Vec<Field> {
     [
         reference_fields(),
-        vec![
-            object("followers", vec![int("total")]),
-            list_of("genres", DataType::Utf8),
-            images(),
-            int("popularity"),
-        ],
+        vec![object("followers", vec![int("total")]), list_of("genres", DataType::Utf8), images(), int("popularity")],
     ]
     .concat()
 }
@@ -154,15 +142,7 @@ fn playlist_entry_fields() -> Vec<Field> {
     ]
 }
 fn paging_fields(items: Field) -> Vec<Field> {
-    vec![
-        utf8("href"),
-        int("limit"),
-        utf8("next"),
-        int("offset"),
-        utf8("previous"),
-        int("total"),
-        items,
-    ]
+    vec![utf8("href"), int("limit"), utf8("next"), int("offset"), utf8("previous"), int("total"), items]
 }
 fn playlist_fields(with_entries: bool) -> Vec<Field> {
     let entries = || {
@@ -200,10 +180,7 @@ pub fn response_fields(kind: Kind) -> Vec<Field> {
                 vec![
                     object("track", full_track_fields()),
                     timestamp("played_at"),
-                    object(
-                        "context",
-                        vec![utf8("type"), utf8("uri"), utf8("href"), external_urls()],
-                    ),
+                    object("context", vec![utf8("type"), utf8("uri"), utf8("href"), external_urls()]),
                 ],
             )),
             vec![object("cursors", vec![utf8("after"), utf8("before")])],
@@ -217,10 +194,7 @@ pub fn response_fields(kind: Kind) -> Vec<Field> {
                 list_of("genres", DataType::Utf8),
                 utf8("label"),
                 int("popularity"),
-                object(
-                    "tracks",
-                    paging_fields(list_of_objects("items", simplified_track_fields())),
-                ),
+                object("tracks", paging_fields(list_of_objects("items", simplified_track_fields()))),
             ],
         ]
         .concat(),
@@ -230,27 +204,15 @@ pub fn response_fields(kind: Kind) -> Vec<Field> {
         Kind::Search => vec![
             object("tracks", paging_fields(list_of_objects("items", full_track_fields()))),
             object("artists", paging_fields(list_of_objects("items", full_artist_fields()))),
-            object(
-                "albums",
-                paging_fields(list_of_objects("items", simplified_album_fields())),
-            ),
-            object(
-                "playlists",
-                paging_fields(list_of_objects("items", playlist_fields(false))),
-            ),
+            object("albums", paging_fields(list_of_objects("items", simplified_album_fields()))),
+            object("playlists", paging_fields(list_of_objects("items", playlist_fields(false)))),
         ],
     }
 }
 
 /// The envelope columns, in order, that every raw table starts with.
 pub fn envelope_fields() -> Vec<Field> {
-    vec![
-        utf8(URL),
-        timestamp(FETCHED_AT),
-        utf8(USER_ID),
-        utf8(SNAPSHOT_ID),
-        utf8(BATCH_ID),
-    ]
+    vec![utf8(URL), timestamp(FETCHED_AT), utf8(USER_ID), utf8(SNAPSHOT_ID), utf8(BATCH_ID)]
 }
 
 /// The raw table schema for `kind`: envelope columns followed by the response fields.

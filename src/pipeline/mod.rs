@@ -79,9 +79,8 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         let workers = settings.pipeline.workers;
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let mut processed = ReceiverStream::new(page_rx)
-                .map(|batch| process(transform.clone(), batch))
-                .buffered(workers);
+            let mut processed =
+                ReceiverStream::new(page_rx).map(|batch| process(transform.clone(), batch)).buffered(workers);
             while let Some(result) = processed.next().await {
                 let item = match result {
                     Ok(item) => item,

@@ -57,9 +57,7 @@ pub fn write_rejects(
     let target = dir.join(format!("rejected-{batch_id}.ndjson"));
     let temp = dir.join(format!(".inflight-{batch_id}.ndjson.tmp"));
     let mut file = std::fs::File::create(&temp).map_err(io(&temp))?;
-    file.write_all(&text)
-        .and_then(|()| file.sync_all())
-        .map_err(io(&temp))?;
+    file.write_all(&text).and_then(|()| file.sync_all()).map_err(io(&temp))?;
     let created = super::commit::commit_no_clobber(&temp, &target)?;
     Ok(created.then_some(target))
 }

@@ -4,6 +4,7 @@
 //! Arrow. Live Spotify pulls and the simulator join [`SourceConfig`] as further variants.
 
 pub mod replay;
+pub mod synthetic;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -51,23 +51,13 @@ impl fmt::Display for RunSummary {
         writeln!(f, "tunestream run summary")?;
         writeln!(f, "  elapsed          {:.3} s", self.elapsed.as_secs_f64())?;
         writeln!(f, "  micro-batches    {}", self.batches)?;
-        writeln!(
-            f,
-            "  pages            {} ({:.0} pages/s)",
-            self.pages,
-            self.pages as f64 / secs
-        )?;
+        writeln!(f, "  pages            {} ({:.0} pages/s)", self.pages, self.pages as f64 / secs)?;
         writeln!(f, "  input            {mb:.1} MB ({:.1} MB/s)", mb / secs)?;
         match &self.rejected_dir {
             Some(dir) => writeln!(f, "  rejected lines   {} (see {})", self.rejected_lines, dir.display())?,
             None => writeln!(f, "  rejected lines   0")?,
         }
-        writeln!(
-            f,
-            "  rows             {} ({:.0} rows/s)",
-            self.total_rows(),
-            self.total_rows() as f64 / secs
-        )?;
+        writeln!(f, "  rows             {} ({:.0} rows/s)", self.total_rows(), self.total_rows() as f64 / secs)?;
         for (table, rows) in &self.rows_by_table {
             writeln!(f, "    {table:<20} {rows}")?;
         }

@@ -107,11 +107,7 @@ impl Transform {
         for query in table_queries {
             tables.push(plan_one(&ctx, query, &view_inputs).await?);
         }
-        Ok(Self {
-            state: ctx.state(),
-            views,
-            tables,
-        })
+        Ok(Self { state: ctx.state(), views, tables })
     }
 
     /// The output tables, in name order.
@@ -138,10 +134,7 @@ impl Transform {
         let mut outputs = Vec::with_capacity(self.tables.len());
         for planned in &self.tables {
             if let Some(batches) = execute(planned, &tables, &task, &batch.id).await? {
-                outputs.push(TableOutput {
-                    table: planned.query.table.as_str().into(),
-                    batches,
-                });
+                outputs.push(TableOutput { table: planned.query.table.as_str().into(), batches });
             }
         }
         Ok(outputs)
@@ -157,11 +150,8 @@ async fn execute(
     if !planned.inputs.iter().any(|&kind| tables.has_rows(kind)) {
         return Ok(None);
     }
-    let failed = |source| ExecutionError {
-        path: planned.query.path.display().to_string(),
-        batch_id: batch_id.clone(),
-        source,
-    };
+    let failed =
+        |source| ExecutionError { path: planned.query.path.display().to_string(), batch_id: batch_id.clone(), source };
     let plan = reset_plan_states(planned.plan.clone()).map_err(failed)?;
     collect(plan, task.clone()).await.map(Some).map_err(failed)
 }
@@ -171,26 +161,11 @@ async fn plan_one(
     query: Query,
     view_inputs: &HashMap<String, Vec<Kind>>,
 ) -> Result<PlannedQuery, QueryError> {
-    let logical = ctx
-        .state()
-        .create_logical_plan(&query.sql)
-        .await
-        .map_err(|e| query::invalid(&query, &e))?;
+    let logical = ctx.state().create_logical_plan(&query.sql).await.map_err(|e| query::invalid(&query, &e))?;
     let inputs = scanned_inputs(&logical, view_inputs);
-    let df = ctx
-        .execute_logical_plan(logical)
-        .await
-        .map_err(|e| query::invalid(&query, &e))?;
-    let plan = df
-        .create_physical_plan()
-        .await
-        .map_err(|e| query::invalid(&query, &e))?;
-    Ok(PlannedQuery {
-        schema: plan.schema(),
-        query,
-        inputs,
-        plan,
-    })
+    let df = ctx.execute_logical_plan(logical).await.map_err(|e| query::invalid(&query, &e))?;
+    let plan = df.create_physical_plan().await.map_err(|e| query::invalid(&query, &e))?;
+    Ok(PlannedQuery { schema: plan.schema(), query, inputs, plan })
 }
 
 fn session() -> SessionContext {

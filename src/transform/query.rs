@@ -45,10 +45,7 @@ pub enum QueryError {
 
 /// Reads every `*.sql` file of `dir`, in name order.
 pub fn load_queries(dir: &Path) -> Result<Vec<Query>, QueryError> {
-    let read_err = |source| QueryError::Read {
-        path: dir.to_owned(),
-        source,
-    };
+    let read_err = |source| QueryError::Read { path: dir.to_owned(), source };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .map(|e| e.map(|e| e.path()))
@@ -70,10 +67,8 @@ pub fn load_queries(dir: &Path) -> Result<Vec<Query>, QueryError> {
             if !valid {
                 return Err(QueryError::BadName { path });
             }
-            let sql = std::fs::read_to_string(&path).map_err(|source| QueryError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let sql =
+                std::fs::read_to_string(&path).map_err(|source| QueryError::Read { path: path.clone(), source })?;
             Ok(Query { table, path, sql })
         })
         .collect()
@@ -100,11 +95,7 @@ pub fn invalid(query: &Query, error: &datafusion::error::DataFusionError) -> Que
 fn position_in_message(message: &str) -> Option<(u64, u64)> {
     let after = |key: &str| -> Option<u64> {
         let rest = &message[message.rfind(key)? + key.len()..];
-        rest.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .ok()
+        rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
     };
     Some((after("Line: ")?, after("Column: ")?))
 }
@@ -127,10 +118,7 @@ mod tests {
         std::fs::write(dir.path().join("a_table.sql"), "SELECT 1").unwrap();
         std::fs::write(dir.path().join("README.md"), "not sql").unwrap();
         let queries = load_queries(dir.path()).unwrap();
-        assert_eq!(
-            queries.iter().map(|q| q.table.as_str()).collect::<Vec<_>>(),
-            ["a_table", "b_table"]
-        );
+        assert_eq!(queries.iter().map(|q| q.table.as_str()).collect::<Vec<_>>(), ["a_table", "b_table"]);
         assert_ne!(queries[0].fingerprint(), queries[1].fingerprint());
 
         std::fs::write(dir.path().join("bad-name.sql"), "SELECT 3").unwrap();

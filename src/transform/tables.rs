@@ -43,10 +43,7 @@ impl BatchTables {
     /// Stores a view's result for the queries that read it.
     pub fn set_view(&self, name: &str, batches: Vec<RecordBatch>) {
         // A poisoned lock only means another query panicked; the map itself is intact.
-        self.views
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), batches);
+        self.views.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), batches);
     }
 
     fn read(&self, table: &TableRef) -> Vec<RecordBatch> {
@@ -89,19 +86,14 @@ impl PartitionStream for BatchPartition {
 }
 
 fn register(ctx: &SessionContext, name: &str, table: TableRef, schema: SchemaRef) -> Result<()> {
-    let partition = Arc::new(BatchPartition {
-        table,
-        schema: schema.clone(),
-    });
+    let partition = Arc::new(BatchPartition { table, schema: schema.clone() });
     ctx.register_table(name, Arc::new(StreamingTable::try_new(schema, vec![partition])?))?;
     Ok(())
 }
 
 /// Registers every raw table under its kind name.
 pub fn register_raw(ctx: &SessionContext) -> Result<()> {
-    Kind::ALL
-        .into_iter()
-        .try_for_each(|kind| register(ctx, kind.name(), TableRef::Raw(kind), raw_table_schema(kind)))
+    Kind::ALL.into_iter().try_for_each(|kind| register(ctx, kind.name(), TableRef::Raw(kind), raw_table_schema(kind)))
 }
 
 /// Registers a view's result under its name, for the queries planned after it.

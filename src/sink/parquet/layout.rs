@@ -28,11 +28,7 @@ pub fn partition_dir(partition: HourPartition) -> PathBuf {
 /// Splits `batch` by the hour of its `_ingested_at` column (a microsecond timestamp).
 pub fn split_by_hour(batch: &RecordBatch, column: usize) -> Result<Vec<(HourPartition, RecordBatch)>, ArrowError> {
     let times = batch.column(column).as_primitive::<TimestampMicrosecondType>();
-    let hour_of = |row: usize| {
-        times
-            .is_valid(row)
-            .then(|| times.value(row).div_euclid(MICROS_PER_HOUR))
-    };
+    let hour_of = |row: usize| times.is_valid(row).then(|| times.value(row).div_euclid(MICROS_PER_HOUR));
     let mut hours: Vec<HourPartition> = (0..batch.num_rows()).map(hour_of).collect();
     hours.sort_unstable();
     hours.dedup();
@@ -78,51 +74,26 @@ mod tests {
         // 2026-03-04T05:06:07Z
         let hour = 1_772_600_767 / 3600;
         assert_eq!(partition_dir(Some(hour)), PathBuf::from("dt=2026-03-04/hour=05"));
-        assert!(
-            partition_dir(None)
-                .to_string_lossy()
-                .contains("__HIVE_DEFAULT_PARTITION__")
-        );
-        assert_eq!(
-            file_name(1_772_600_767_000_000, 0xab),
-            "part-20260304T050607Z-00000000000000ab.parquet"
-        );
+        assert!(partition_dir(None).to_string_lossy().contains("__HIVE_DEFAULT_PARTITION__"));
+        assert_eq!(file_name(1_772_600_767_000_000, 0xab), "part-20260304T050607Z-00000000000000ab.parquet");
     }
 
     #[test]
     fn batches_split_at_hour_boundaries_keeping_row_order() {
         let schema = Arc::new(Schema::new(vec![
             Field::new("n", DataType::Int64, false),
-            Field::new(
-                "t",
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                true,
-            ),
+            Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true),
         ]));
         let h = MICROS_PER_HOUR;
         let times =
             TimestampMicrosecondArray::from(vec![Some(h + 5), Some(2 * h), None, Some(h + 1)]).with_timezone("UTC");
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![Arc::new(Int64Array::from(vec![0, 1, 2, 3])), Arc::new(times)],
-        )
-        .unwrap();
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![0, 1, 2, 3])), Arc::new(times)]).unwrap();
         let parts = split_by_hour(&batch, 1).unwrap();
         let summary: Vec<(HourPartition, Vec<i64>)> = parts
             .iter()
-            .map(|(hour, b)| {
-                (
-                    *hour,
-                    b.column(0)
-                        .as_primitive::<arrow::datatypes::Int64Type>()
-                        .values()
-                        .to_vec(),
-                )
-            })
+            .map(|(hour, b)| (*hour, b.column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec()))
             .collect();
-        assert_eq!(
-            summary,
-            vec![(None, vec![2]), (Some(1), vec![0, 3]), (Some(2), vec![1])]
-        );
+        assert_eq!(summary, vec![(None, vec![2]), (Some(1), vec![0, 3]), (Some(2), vec![1])]);
     }
 }

@@ -78,14 +78,9 @@ impl LakeWriter {
     /// Reports every table that cannot, at once, before any data is read.
     pub fn new(config: ParquetSinkConfig, tables: Vec<TableSpec>) -> Result<Self, SinkError> {
         let prepared = prepare_tables(tables)?;
-        std::fs::create_dir_all(&config.path).map_err(|source| SinkError::Io {
-            path: config.path.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&config.path).map_err(|source| SinkError::Io { path: config.path.clone(), source })?;
         let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(config.zstd_level).unwrap_or_default(),
-            ))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(config.zstd_level).unwrap_or_default()))
             .set_max_row_group_row_count(Some(config.row_group_rows))
             .set_created_by(format!("tunestream {}", env!("CARGO_PKG_VERSION")))
             .build();
@@ -110,9 +105,7 @@ impl LakeWriter {
     /// Appends one micro-batch's output of `table`, tagged with its lineage id.
     pub fn write(&mut self, table: &str, batch_id: &str, batch: &RecordBatch) -> Result<(), SinkError> {
         let Some(t) = self.tables.get(table) else {
-            return Err(SinkError::Schema(format!(
-                "no lake table `{table}` (a bug in tunestream)"
-            )));
+            return Err(SinkError::Schema(format!("no lake table `{table}` (a bug in tunestream)")));
         };
         if batch.num_rows() == 0 {
             return Ok(());
@@ -130,10 +123,7 @@ impl LakeWriter {
             let Some(file) = self.open.get_mut(&key) else { continue };
             file.digest.update(batch_id.as_bytes());
             file.digest.update(&(part.num_rows() as u64).to_le_bytes());
-            file.writer.write(&part).map_err(|source| SinkError::Encode {
-                path: file.temp.clone(),
-                source,
-            })?;
+            file.writer.write(&part).map_err(|source| SinkError::Encode { path: file.temp.clone(), source })?;
             file.rows += part.num_rows();
             *self.stats.rows_by_table.entry(table.to_owned()).or_default() += part.num_rows() as u64;
             let size = file.writer.bytes_written() + file.writer.in_progress_size();
@@ -166,35 +156,17 @@ impl LakeWriter {
     fn open_file(&mut self, table: &str, hour: HourPartition, opened_at_micros: i64) -> Result<OpenFile, SinkError> {
         let t = &self.tables[table];
         let dir = self.config.path.join(table).join(layout::partition_dir(hour));
-        std::fs::create_dir_all(&dir).map_err(|source| SinkError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&dir).map_err(|source| SinkError::Io { path: dir.clone(), source })?;
         self.next_temp_id += 1;
         let temp = layout::temp_path(&dir, self.next_temp_id);
-        let file = File::create(&temp).map_err(|source| SinkError::Io {
-            path: temp.clone(),
-            source,
-        })?;
-        let writer =
-            ArrowWriter::try_new(file, t.file_schema.clone(), Some(self.properties.clone())).map_err(|source| {
-                SinkError::Encode {
-                    path: temp.clone(),
-                    source,
-                }
-            })?;
+        let file = File::create(&temp).map_err(|source| SinkError::Io { path: temp.clone(), source })?;
+        let writer = ArrowWriter::try_new(file, t.file_schema.clone(), Some(self.properties.clone()))
+            .map_err(|source| SinkError::Encode { path: temp.clone(), source })?;
         let mut digest = Xxh3::new();
         digest.update(&t.spec.fingerprint.to_le_bytes());
         digest.update(table.as_bytes());
         digest.update(&hour.unwrap_or(i64::MIN).to_le_bytes());
-        Ok(OpenFile {
-            writer,
-            temp,
-            dir,
-            opened_at_micros,
-            rows: 0,
-            digest,
-        })
+        Ok(OpenFile { writer, temp, dir, opened_at_micros, rows: 0, digest })
     }
 
     fn commit(&mut self, key: &(String, HourPartition)) -> Result<(), SinkError> {
@@ -206,16 +178,11 @@ impl LakeWriter {
             let path = path.to_owned();
             move |source| SinkError::Io { path, source }
         };
-        let written = file.writer.into_inner().map_err(|source| SinkError::Encode {
-            path: temp.clone(),
-            source,
-        })?;
+        let written = file.writer.into_inner().map_err(|source| SinkError::Encode { path: temp.clone(), source })?;
         written.sync_all().map_err(io(&temp))?;
         let bytes = written.metadata().map_err(io(&temp))?.len();
         drop(written);
-        let target = file
-            .dir
-            .join(layout::file_name(file.opened_at_micros, file.digest.digest()));
+        let target = file.dir.join(layout::file_name(file.opened_at_micros, file.digest.digest()));
         if super::commit::commit_no_clobber(&temp, &target)? {
             self.stats.files_committed += 1;
             self.stats.bytes_committed += bytes;
@@ -253,20 +220,12 @@ fn prepare_tables(tables: Vec<TableSpec>) -> Result<HashMap<String, Table>, Sink
             Err(problem) => problems.push(problem),
         }
     }
-    if problems.is_empty() {
-        Ok(prepared)
-    } else {
-        Err(SinkError::Schema(problems.join("\n")))
-    }
+    if problems.is_empty() { Ok(prepared) } else { Err(SinkError::Schema(problems.join("\n"))) }
 }
 
 fn prepare_table(spec: TableSpec) -> Result<Table, String> {
-    let fields: Vec<Field> = spec
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_data_type(micros_utc(f.data_type())))
-        .collect();
+    let fields: Vec<Field> =
+        spec.schema.fields().iter().map(|f| f.as_ref().clone().with_data_type(micros_utc(f.data_type()))).collect();
     let file_schema = Arc::new(Schema::new(fields));
     let ingested_at = match file_schema.index_of(INGESTED_AT) {
         Ok(i) if matches!(file_schema.field(i).data_type(), DataType::Timestamp(..)) => i,
@@ -284,11 +243,7 @@ fn prepare_table(spec: TableSpec) -> Result<Table, String> {
             ));
         }
     };
-    Ok(Table {
-        spec,
-        file_schema,
-        ingested_at,
-    })
+    Ok(Table { spec, file_schema, ingested_at })
 }
 
 /// Snowflake mis-loads nanosecond and second precision: write every timestamp as microsecond UTC.
@@ -316,10 +271,6 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow
 
 fn first_ingested_at(batch: &RecordBatch, column: usize) -> i64 {
     use arrow::array::{Array, AsArray};
-    let times = batch
-        .column(column)
-        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
-    (0..times.len())
-        .find(|&i| times.is_valid(i))
-        .map_or(0, |i| times.value(i))
+    let times = batch.column(column).as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    (0..times.len()).find(|&i| times.is_valid(i)).map_or(0, |i| times.value(i))
 }

@@ -28,10 +28,7 @@ const READ_BUFFER_BYTES: usize = 1 << 20;
 pub fn list_files(config: &ReplayConfig) -> Result<Vec<PathBuf>, SourceError> {
     let mut files = Vec::new();
     for path in &config.paths {
-        let meta = std::fs::metadata(path).map_err(|source| SourceError::Input {
-            path: path.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(path).map_err(|source| SourceError::Input { path: path.clone(), source })?;
         if meta.is_dir() {
             collect_dir(path, &mut files)?;
         } else {
@@ -46,10 +43,7 @@ pub fn list_files(config: &ReplayConfig) -> Result<Vec<PathBuf>, SourceError> {
 }
 
 fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let io_err = |source| SourceError::Input {
-        path: dir.to_owned(),
-        source,
-    };
+    let io_err = |source| SourceError::Input { path: dir.to_owned(), source };
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err)?
         .map(|entry| entry.map(|e| e.path()))
@@ -84,10 +78,7 @@ pub fn read_files(
     let mut batch = PageBatch::default();
     let mut seq = 0;
     for path in files {
-        let io_err = |source| SourceError::Input {
-            path: path.clone(),
-            source,
-        };
+        let io_err = |source| SourceError::Input { path: path.clone(), source };
         let file = File::open(path).map_err(io_err)?;
         let modified_micros = file
             .metadata()
@@ -95,11 +86,7 @@ pub fn read_files(
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_micros() as i64);
-        let source = Arc::new(SourceFile {
-            path: path.clone(),
-            modified_micros,
-            kind,
-        });
+        let source = Arc::new(SourceFile { path: path.clone(), modified_micros, kind });
         let mut reader = open_maybe_gzip(file).map_err(io_err)?;
         let mut line_no = 0;
         loop {
@@ -115,21 +102,10 @@ pub fn read_files(
                 batch.buf.truncate(start);
                 continue;
             }
-            batch.lines.push(LineRef {
-                file: source.clone(),
-                line_no,
-                start,
-                end,
-            });
+            batch.lines.push(LineRef { file: source.clone(), line_no, start, end });
             if batch.lines.len() >= limits.max_pages || batch.buf.len() >= limits.max_bytes {
                 seq += 1;
-                let full = std::mem::replace(
-                    &mut batch,
-                    PageBatch {
-                        seq,
-                        ..PageBatch::default()
-                    },
-                );
+                let full = std::mem::replace(&mut batch, PageBatch { seq, ..PageBatch::default() });
                 if cancel.is_cancelled() || tx.blocking_send(full).is_err() {
                     return Ok(());
                 }
@@ -156,14 +132,9 @@ fn open_maybe_gzip(file: File) -> std::io::Result<Box<dyn BufRead + Send>> {
 
 /// Reads a whole page file into memory, decompressing gzip: for tools and tests.
 pub fn read_to_vec(path: &Path) -> Result<Vec<u8>, SourceError> {
-    let io_err = |source| SourceError::Input {
-        path: path.to_owned(),
-        source,
-    };
+    let io_err = |source| SourceError::Input { path: path.to_owned(), source };
     let mut out = Vec::new();
-    open_maybe_gzip(File::open(path).map_err(io_err)?)
-        .and_then(|mut r| r.read_to_end(&mut out))
-        .map_err(io_err)?;
+    open_maybe_gzip(File::open(path).map_err(io_err)?).and_then(|mut r| r.read_to_end(&mut out)).map_err(io_err)?;
     Ok(out)
 }
 
@@ -193,13 +164,7 @@ mod tests {
         let files = list_files(&ReplayConfig::new(vec![dir.path().to_owned()], None)).unwrap();
         assert_eq!(files, vec![plain.clone(), gz.clone()]);
 
-        let batches = read_all(
-            &files,
-            BatchLimits {
-                max_pages: 2,
-                max_bytes: 1 << 20,
-            },
-        );
+        let batches = read_all(&files, BatchLimits { max_pages: 2, max_bytes: 1 << 20 });
         assert_eq!(batches.iter().map(|b| b.lines.len()).collect::<Vec<_>>(), vec![2, 2]);
         assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![0, 1]);
         let all: Vec<(String, u64, String)> = batches
@@ -236,13 +201,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.jsonl");
         std::fs::write(&file, "{\"x\":\"0123456789\"}\n".repeat(10)).unwrap();
-        let batches = read_all(
-            &[file],
-            BatchLimits {
-                max_pages: 1000,
-                max_bytes: 40,
-            },
-        );
+        let batches = read_all(&[file], BatchLimits { max_pages: 1000, max_bytes: 30 });
         assert_eq!(batches.len(), 5);
         assert!(batches.iter().all(|b| b.lines.len() == 2));
     }

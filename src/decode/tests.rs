@@ -1,0 +1,182 @@
+//! Decoding every raw kind, in the 2026 development-mode shapes and the legacy ones.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch, StructArray};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+
+use super::*;
+use crate::source::{LineRef, PageBatch, SourceFile};
+
+const SAMPLE: &str = include_str!("../../samples/spotify_pages.ndjson");
+
+fn batch_of(text: &str, kind: Option<Kind>) -> PageBatch {
+    let file = Arc::new(SourceFile { path: PathBuf::from("pages.ndjson"), modified_micros: 1_000_000, kind });
+    let mut batch = PageBatch::default();
+    for (i, line) in text.lines().enumerate() {
+        let start = batch.buf.len();
+        batch.buf.extend_from_slice(line.as_bytes());
+        batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end: batch.buf.len() });
+        batch.buf.push(b'\n');
+    }
+    batch
+}
+
+fn table(decoded: &DecodedBatch, kind: Kind) -> &RecordBatch {
+    &decoded.tables.iter().find(|(k, _)| *k == kind).unwrap_or_else(|| panic!("no {kind} table")).1
+}
+
+fn strings(array: &dyn Array) -> Vec<Option<String>> {
+    array.as_string::<i32>().iter().map(|s| s.map(str::to_owned)).collect()
+}
+
+fn field<'a>(s: &'a StructArray, name: &str) -> &'a dyn Array {
+    s.column_by_name(name).unwrap_or_else(|| panic!("no field {name}")).as_ref()
+}
+
+/// The entries of all pages of a playlist_items table, flattened.
+fn entries(t: &RecordBatch) -> StructArray {
+    let items = t.column_by_name("items").unwrap().as_list::<i32>();
+    let values = arrow::compute::concat(
+        &items.iter().flatten().collect::<Vec<_>>().iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    values.as_struct().clone()
+}
+
+#[test]
+fn every_kind_of_the_sample_decodes_with_no_rejects() {
+    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    assert!(decoded.rejects.is_empty(), "{:?}", decoded.rejects);
+    let kinds: Vec<Kind> = decoded.tables.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, Kind::ALL.to_vec());
+    assert_eq!(decoded.pages, SAMPLE.lines().count());
+    assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 3);
+    for (kind, t) in &decoded.tables {
+        assert_eq!(t.schema(), schema::raw_table_schema(*kind));
+        let batch_ids = strings(t.column_by_name(schema::BATCH_ID).unwrap());
+        assert!(batch_ids.iter().all(|id| id.as_deref() == Some(&*decoded.id)));
+    }
+}
+
+#[test]
+fn playlist_entries_under_item_and_track_null_entries_local_files_and_episodes() {
+    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    let t = table(&decoded, Kind::PlaylistItems);
+    assert_eq!(
+        strings(t.column_by_name(schema::SNAPSHOT_ID).unwrap()),
+        [Some("snapA".into()), Some("snapA".into()), Some("snapB".into())]
+    );
+    let e = entries(t);
+    assert_eq!(e.len(), 8);
+    // Development mode: the payload is under `item`; the legacy page puts it under `track`.
+    let item = field(&e, "item").as_struct();
+    let track = field(&e, "track").as_struct();
+    let item_ids = strings(field(item, "id"));
+    let item_types = strings(field(item, "type"));
+    assert_eq!(item_ids[0].as_deref(), Some("tr1"));
+    assert!(e.is_null(1), "a null entry stays a null entry");
+    assert!(item.is_valid(2) && item_ids[2].is_none(), "local files have a null id");
+    assert_eq!(strings(field(item, "uri"))[2].as_deref(), Some("spotify:local:Home+Taper::Basement+Demo:93"));
+    assert_eq!(item_types[3].as_deref(), Some("episode"));
+    assert_eq!(strings(field(field(item, "show").as_struct(), "name"))[3].as_deref(), Some("Pipelines Weekly"));
+    assert!(item.is_null(5) && track.is_null(5), "an entry whose item is null");
+    assert!(item.is_null(6) && track.is_valid(6), "extended-quota entries come under `track`");
+    assert_eq!(strings(field(track, "id"))[6].as_deref(), Some("tr1"));
+    // Development mode sends no popularity: null, never 0. Extended quota sends it.
+    let item_popularity = field(item, "popularity").as_primitive::<Int64Type>();
+    assert!(item_popularity.is_null(0));
+    assert_eq!(field(track, "popularity").as_primitive::<Int64Type>().value(6), 41);
+    let added = field(&e, "added_at").as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(added.value(0), 1_790_841_600_000_000, "2026-10-01T08:00:00Z in microseconds");
+}
+
+#[test]
+fn plays_cursors_and_user_id_come_through() {
+    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    let t = table(&decoded, Kind::RecentlyPlayed);
+    assert_eq!(strings(t.column_by_name(schema::USER_ID).unwrap()), [Some("u1".into())]);
+    let cursors = t.column_by_name("cursors").unwrap().as_struct();
+    assert_eq!(strings(field(cursors, "after")), [Some("1764064800123".into())]);
+    let plays = t.column_by_name("items").unwrap().as_list::<i32>().value(0);
+    let played_at = field(plays.as_struct(), "played_at").as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(played_at.value(1) % 1_000_000, 123_000, "milliseconds survive as microseconds");
+    let fetched = t.column_by_name(schema::FETCHED_AT).unwrap().as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(fetched.value(0) % 1_000_000, 1, "fetch time keeps microseconds");
+}
+
+#[test]
+fn object_kinds_keep_present_fields_and_null_missing_ones() {
+    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    let artist = table(&decoded, Kind::Artist);
+    let followers = artist.column_by_name("followers").unwrap().as_struct();
+    let totals = field(followers, "total").as_primitive::<Int64Type>();
+    assert_eq!((totals.value(0), followers.is_null(1)), (120_345, true), "dev-mode artists have no followers");
+    let album = table(&decoded, Kind::Album);
+    assert_eq!(strings(album.column_by_name("label").unwrap()), [Some("Stone Age".into())]);
+    let album_tracks = album.column_by_name("tracks").unwrap().as_struct();
+    assert_eq!(field(album_tracks, "items").as_list::<i32>().value(0).len(), 1);
+    let track = table(&decoded, Kind::Track);
+    assert!(track.column_by_name("popularity").unwrap().is_null(0));
+    assert!(track.column_by_name("linked_from").unwrap().is_null(0));
+    let playlist = table(&decoded, Kind::Playlist);
+    assert!(playlist.column_by_name("tracks").unwrap().is_null(0), "2026 playlists say `items`, not `tracks`");
+    let items_total = field(playlist.column_by_name("items").unwrap().as_struct(), "total");
+    assert_eq!(items_total.as_primitive::<Int64Type>().value(0), 6);
+    let search = table(&decoded, Kind::Search);
+    let found = field(search.column_by_name("playlists").unwrap().as_struct(), "items").as_list::<i32>().value(0);
+    assert!(found.is_null(0) && found.is_valid(1), "null search results are kept as nulls");
+    let albums = table(&decoded, Kind::ArtistAlbums).column_by_name("items").unwrap().as_list::<i32>().value(0);
+    assert_eq!(strings(field(albums.as_struct(), "album_group")), [Some("album".into()), Some("appears_on".into())]);
+}
+
+#[test]
+fn bare_responses_take_their_kind_from_href_or_the_given_kind() {
+    let bare = SAMPLE
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["kind"] == "playlist_items")
+        .map(|v| v["body"].to_string())
+        .unwrap();
+    let decoded = decode_batch(batch_of(&bare, None)).unwrap();
+    let t = table(&decoded, Kind::PlaylistItems);
+    assert_eq!(
+        strings(t.column_by_name(schema::URL).unwrap())[0].as_deref(),
+        Some("https://api.spotify.com/v1/playlists/pl1/items?offset=0&limit=3")
+    );
+    let fetched = t.column_by_name(schema::FETCHED_AT).unwrap().as_primitive::<TimestampMicrosecondType>();
+    assert_eq!(fetched.value(0), 1_000_000, "bare pages are dated by their file");
+
+    let no_href = r#"{"items":[{"album_type":"single","id":"x","name":"n","type":"album"}],"offset":0}"#;
+    let rejected = decode_batch(batch_of(no_href, None)).unwrap();
+    assert_eq!(rejected.rejects.len(), 1);
+    assert!(rejected.rejects[0].error.contains("--kind"), "{}", rejected.rejects[0].error);
+    let given = decode_batch(batch_of(no_href, Some(Kind::ArtistAlbums))).unwrap();
+    assert!(given.rejects.is_empty());
+    assert_eq!(table(&given, Kind::ArtistAlbums).num_rows(), 1);
+}
+
+#[test]
+fn bad_lines_are_rejected_with_their_line_and_valid_neighbours_kept() {
+    let mut lines: Vec<String> = SAMPLE.lines().map(str::to_owned).collect();
+    let good = lines.len();
+    lines.insert(1, "this is not json".into());
+    lines.insert(3, r#"{"kind":"track","fetched_at":"2026-11-25T10:00:00Z","body":{"type":"album","id":"x"}}"#.into());
+    lines.insert(5, r#"{"kind":"playlist_items","fetched_at":"2026-11-25T10:00:00Z","body":{"href":"h","items":[],"offset":"ten"}}"#.into());
+    lines.insert(7, r#"{"kind":"artist","fetched_at":"2026-11-25T10:00:00Z"}"#.into());
+    lines.insert(9, r#"{"kind":"songs","body":{}}"#.into());
+    lines.insert(11, r#"{"kind":"search","fetched_at":"2026-11-25T10:00:00Z","body":{"shows":{}}}"#.into());
+    let decoded = decode_batch(batch_of(&lines.join("\n"), None)).unwrap();
+    let found: Vec<(u64, Option<Kind>, &str)> =
+        decoded.rejects.iter().map(|r| (r.line.line_no, r.kind, r.error.as_str())).collect();
+    assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [2, 4, 6, 8, 10, 12], "{found:?}");
+    assert!(found[0].2.starts_with("not JSON"), "{}", found[0].2);
+    assert!(found[1].2.contains(r#"`type` is "album""#), "{}", found[1].2);
+    assert_eq!(found[2].1, Some(Kind::PlaylistItems));
+    assert!(found[2].2.contains("offset"), "the error names the field: {}", found[2].2);
+    assert!(found[3].2.contains("no `body`"), "{}", found[3].2);
+    assert!(found[4].2.contains("`songs`"), "{}", found[4].2);
+    assert!(found[5].2.contains("not a search response"), "{}", found[5].2);
+    assert_eq!(decoded.pages, good, "every valid page is kept");
+}
