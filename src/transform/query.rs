@@ -63,7 +63,7 @@ pub fn load_queries(dir: &Path) -> Result<Vec<Query>, QueryError> {
             let valid = !table.is_empty()
                 && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !table.starts_with(|c: char| c.is_ascii_digit())
-                && table.trim_start_matches('_') != "";
+                && !table.trim_start_matches('_').is_empty();
             if !valid {
                 return Err(QueryError::BadName { path });
             }

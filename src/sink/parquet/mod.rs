@@ -114,18 +114,31 @@ impl LakeWriter {
         let parts = layout::split_by_hour(&batch, t.ingested_at)
             .map_err(|e| SinkError::Schema(format!("table {table}: {e}")))?;
         for (hour, part) in parts {
-            let key = (table.to_owned(), hour);
+            self.append(table, hour, batch_id, &part)?;
+        }
+        Ok(())
+    }
+
+    /// Appends rows of one hour partition, committing the file whenever it is full, so a file
+    /// never holds more than `max_file_rows` rows.
+    fn append(&mut self, table: &str, hour: HourPartition, batch_id: &str, part: &RecordBatch) -> Result<(), SinkError> {
+        let key = (table.to_owned(), hour);
+        let mut offset = 0;
+        while offset < part.num_rows() {
             if !self.open.contains_key(&key) {
-                let opened_at = first_ingested_at(&part, self.tables[table].ingested_at);
+                let opened_at = first_ingested_at(part, self.tables[table].ingested_at);
                 let file = self.open_file(table, hour, opened_at)?;
                 self.open.insert(key.clone(), file);
             }
-            let Some(file) = self.open.get_mut(&key) else { continue };
+            let Some(file) = self.open.get_mut(&key) else { break };
+            let take = (self.config.max_file_rows - file.rows).min(part.num_rows() - offset);
+            let slice = part.slice(offset, take);
+            offset += take;
             file.digest.update(batch_id.as_bytes());
-            file.digest.update(&(part.num_rows() as u64).to_le_bytes());
-            file.writer.write(&part).map_err(|source| SinkError::Encode { path: file.temp.clone(), source })?;
-            file.rows += part.num_rows();
-            *self.stats.rows_by_table.entry(table.to_owned()).or_default() += part.num_rows() as u64;
+            file.digest.update(&(take as u64).to_le_bytes());
+            file.writer.write(&slice).map_err(|source| SinkError::Encode { path: file.temp.clone(), source })?;
+            file.rows += take;
+            *self.stats.rows_by_table.entry(table.to_owned()).or_default() += take as u64;
             let size = file.writer.bytes_written() + file.writer.in_progress_size();
             if file.rows >= self.config.max_file_rows || size >= self.config.max_file_bytes {
                 self.commit(&key)?;

@@ -1,0 +1,198 @@
+//! End to end: the built `tunestream replay` on generated input, checked with readers that do
+//! not share tunestream's code (Parquet file metadata, and DuckDB against a peer implementation).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use parquet::basic::{Compression, LogicalType, TimeUnit, TimestampType};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use tunestream::source::synthetic::{EntryShape, playlist_pages};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tunestream");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn replay(input: &Path, lake: &Path, extra_env: &[(&str, &str)]) -> Output {
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(input)
+        .arg("--lake")
+        .arg(lake)
+        .arg("--queries")
+        .arg(repo().join("queries"))
+        .envs(extra_env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Every file below `dir`, relative, sorted.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Non-null entries with a non-null payload, counted from the raw JSON.
+fn expected_playlist_rows(text: &str) -> u64 {
+    text.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .flat_map(|page| page["items"].as_array().unwrap().clone())
+        .filter(|entry| !entry["item"].is_null() || !entry["track"].is_null())
+        .count() as u64
+}
+
+#[test]
+fn replay_writes_a_partitioned_zstd_lake_rejects_bad_lines_and_reruns_add_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("raw");
+    std::fs::create_dir(&input).unwrap();
+    let dev_mode = playlist_pages(25, 1, EntryShape::Item);
+    let mut mixed: Vec<String> = dev_mode.lines().map(str::to_owned).collect();
+    mixed.insert(3, "{\"href\": \"https://api.spotify.com/v1/playlists/p/items\", \"items\": [".into());
+    mixed.insert(10, "<html>502 Bad Gateway</html>".into());
+    std::fs::write(input.join("a_dev_mode.ndjson"), mixed.join("\n")).unwrap();
+    let legacy = playlist_pages(15, 2, EntryShape::LegacyTrack);
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(input.join("b_legacy.ndjson.gz")).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(legacy.as_bytes()).unwrap();
+    gz.finish().unwrap();
+
+    let lake = dir.path().join("lake");
+    let env = [("TUNESTREAM__LAKE__MAX_FILE_ROWS", "1000"), ("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "7")];
+    let first = replay(&input, &lake, &env);
+    let summary = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(summary.contains("pages            40 "), "{summary}");
+    assert!(summary.contains("rejected lines   2 "), "{summary}");
+
+    // Read the lake with the Parquet file API, not tunestream's writer.
+    let files = files_below(&lake);
+    let mut rows: BTreeMap<String, u64> = BTreeMap::new();
+    for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "parquet")) {
+        let table = file.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let parts: Vec<String> = file.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        assert!(parts[1].starts_with("dt=") && parts[2].starts_with("hour="), "{file:?} is not Hive-partitioned");
+        let reader = SerializedFileReader::new(std::fs::File::open(lake.join(file)).unwrap()).unwrap();
+        let meta = reader.metadata();
+        *rows.entry(table).or_default() += meta.file_metadata().num_rows() as u64;
+        for group in meta.row_groups() {
+            for column in group.columns() {
+                assert!(matches!(column.compression(), Compression::ZSTD(_)), "{file:?}: {:?}", column.compression());
+            }
+        }
+        let schema = meta.file_metadata().schema_descr();
+        let ingested = schema.columns().iter().find(|c| c.name() == "_ingested_at").unwrap();
+        assert_eq!(
+            ingested.logical_type_ref(),
+            Some(&LogicalType::Timestamp(TimestampType { is_adjusted_to_u_t_c: true, unit: TimeUnit::MICROS })),
+            "{file:?}"
+        );
+    }
+    let expected = expected_playlist_rows(&dev_mode) + expected_playlist_rows(&legacy);
+    assert_eq!(rows.get("playlist_tracks"), Some(&expected));
+    assert!(rows["playlist_tracks"] > 1000, "enough rows to roll files");
+    let playlist_files = files.iter().filter(|f| f.starts_with("playlist_tracks")).count() as u64;
+    assert_eq!(playlist_files, expected.div_ceil(1000), "files roll at exactly 1000 rows");
+    assert!(files.iter().all(|f| !f.to_string_lossy().contains(".inflight-")), "no partial file is left");
+
+    // Rejected lines name their file and line, and keep the line.
+    let mut records: Vec<serde_json::Value> = files
+        .iter()
+        .filter(|f| f.starts_with("_rejected"))
+        .flat_map(|f| std::fs::read_to_string(lake.join(f)).unwrap().lines().map(str::to_owned).collect::<Vec<_>>())
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    records.sort_by_key(|r| r["line"].as_u64());
+    let lines: Vec<u64> = records.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [4, 11]);
+    assert!(records.iter().all(|r| r["source"].as_str().unwrap().ends_with("a_dev_mode.ndjson")));
+    assert_eq!(records[1]["record"], "<html>502 Bad Gateway</html>");
+    assert!(records[1]["error"].as_str().unwrap().starts_with("not JSON"));
+
+    // The same input again: every name already exists, nothing is added or changed.
+    let before: Vec<(PathBuf, u64)> =
+        files.iter().map(|f| (f.clone(), std::fs::metadata(lake.join(f)).unwrap().len())).collect();
+    let second = replay(&input, &lake, &env);
+    let summary = String::from_utf8_lossy(&second.stdout).into_owned();
+    assert!(summary.contains("0 files committed"), "{summary}");
+    let after: Vec<(PathBuf, u64)> =
+        files_below(&lake).iter().map(|f| (f.clone(), std::fs::metadata(lake.join(f)).unwrap().len())).collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_broken_query_is_reported_with_its_file_before_any_data_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("queries");
+    std::fs::create_dir(&queries).unwrap();
+    std::fs::write(queries.join("good.sql"), "SELECT _fetched_at AS _ingested_at FROM playlist_items\n").unwrap();
+    std::fs::write(queries.join("bad.sql"), "SELECT id,\n  name\nFORM track\n").unwrap();
+    let lake = dir.path().join("lake");
+    let out = Command::new(BIN)
+        .args(["replay", "/nonexistent/input.ndjson", "--queries"])
+        .arg(&queries)
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.sql:3:"), "names file and line: {stderr}");
+    assert!(!lake.exists(), "nothing was written");
+
+    let check = Command::new(BIN).args(["check", "--queries"]).arg(&queries).output().unwrap();
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stderr).contains("bad.sql:3:"));
+
+    let ok = Command::new(BIN).args(["check", "--queries"]).arg(repo().join("queries")).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("7 tables and 2 views"));
+}
+
+/// The peers' DuckDB implementation of the shared playlist-flatten workload, on the same input,
+/// must produce the same rows. Needs the Python environment `scripts/test` provides.
+#[test]
+fn replay_holds_the_same_rows_as_the_duckdb_peer() {
+    let python = std::env::var("TUNESTREAM_TEST_PYTHON")
+        .expect("TUNESTREAM_TEST_PYTHON is not set: run the test suite with scripts/test, which installs DuckDB");
+    let bench = std::env::var("TUNESTREAM_PEERS_DIR").map_or_else(|_| repo().join("../shared/bench"), PathBuf::from);
+    let peers = bench.join("peers.py");
+    assert!(peers.exists(), "{} is missing; set TUNESTREAM_PEERS_DIR to the shared bench folder", peers.display());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pages.ndjson");
+    std::fs::write(&input, playlist_pages(30, 7, EntryShape::LegacyTrack)).unwrap();
+    let peer_out = dir.path().join("peer");
+    let run = Command::new(&python).arg(&peers).arg("duckdb").arg(&input).arg(&peer_out).output().unwrap();
+    assert!(run.status.success(), "peer failed: {}", String::from_utf8_lossy(&run.stderr));
+
+    let lake = dir.path().join("lake");
+    replay(&input, &lake, &[("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "8")]);
+    let compare = Command::new(&python)
+        .arg(repo().join("tests/reference/compare_with_peer.py"))
+        .arg(&lake)
+        .arg(&peer_out)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&compare.stdout);
+    assert!(compare.status.success(), "{report}{}", String::from_utf8_lossy(&compare.stderr));
+    assert_eq!(report.matches("same rows").count(), 4, "{report}");
+}
