@@ -7,6 +7,8 @@
 
 mod config;
 mod layout;
+#[cfg(test)]
+mod tests;
 
 pub use config::ParquetSinkConfig;
 pub use layout::{INGESTED_AT, is_temp_name};
@@ -121,7 +123,13 @@ impl LakeWriter {
 
     /// Appends rows of one hour partition, committing the file whenever it is full, so a file
     /// never holds more than `max_file_rows` rows.
-    fn append(&mut self, table: &str, hour: HourPartition, batch_id: &str, part: &RecordBatch) -> Result<(), SinkError> {
+    fn append(
+        &mut self,
+        table: &str,
+        hour: HourPartition,
+        batch_id: &str,
+        part: &RecordBatch,
+    ) -> Result<(), SinkError> {
         let key = (table.to_owned(), hour);
         let mut offset = 0;
         while offset < part.num_rows() {
@@ -133,9 +141,11 @@ impl LakeWriter {
             let Some(file) = self.open.get_mut(&key) else { break };
             let take = (self.config.max_file_rows - file.rows).min(part.num_rows() - offset);
             let slice = part.slice(offset, take);
-            offset += take;
+            // Which rows of which micro-batch: two slices of one batch must not share a name.
             file.digest.update(batch_id.as_bytes());
+            file.digest.update(&(offset as u64).to_le_bytes());
             file.digest.update(&(take as u64).to_le_bytes());
+            offset += take;
             file.writer.write(&slice).map_err(|source| SinkError::Encode { path: file.temp.clone(), source })?;
             file.rows += take;
             *self.stats.rows_by_table.entry(table.to_owned()).or_default() += take as u64;

@@ -1,0 +1,130 @@
+//! Rolling, naming and schema checks of the lake writer.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, TimestampNanosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+use super::*;
+
+const T0: i64 = 1_790_000_000_000_000;
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("n", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, false),
+        Field::new(INGESTED_AT, DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), true),
+    ]))
+}
+
+fn batch(rows: std::ops::Range<i64>, at_micros: i64) -> RecordBatch {
+    let n = rows.end - rows.start;
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.clone())),
+            Arc::new(StringArray::from_iter_values(rows.map(|i| format!("row {i} with some text to encode")))),
+            Arc::new(TimestampNanosecondArray::from(vec![at_micros * 1000; n as usize]).with_timezone("UTC")),
+        ],
+    )
+    .unwrap()
+}
+
+fn writer(dir: &Path, tune: impl FnOnce(&mut ParquetSinkConfig)) -> LakeWriter {
+    let mut config = ParquetSinkConfig::at(dir.to_owned());
+    tune(&mut config);
+    LakeWriter::new(config, vec![TableSpec { table: "t".into(), fingerprint: 1, schema: schema() }]).unwrap()
+}
+
+fn committed(dir: &Path) -> Vec<std::path::PathBuf> {
+    let hour = dir.join("t").join(layout::partition_dir(Some(T0 / 3_600_000_000)));
+    let mut files: Vec<_> = std::fs::read_dir(hour).map_or(Vec::new(), |d| d.map(|e| e.unwrap().path()).collect());
+    files.sort();
+    files
+}
+
+#[test]
+fn files_roll_by_age_of_their_first_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = writer(dir.path(), |c| c.max_file_age = Duration::from_secs(60));
+    lake.write("t", "b1", &batch(0..10, T0)).unwrap();
+    lake.roll_aged(T0 + 59_999_999).unwrap();
+    assert_eq!(lake.stats().files_committed, 0);
+    assert!(committed(dir.path()).iter().all(|p| is_temp_name(&p.file_name().unwrap().to_string_lossy())));
+    lake.roll_aged(T0 + 60_000_000).unwrap();
+    assert_eq!(lake.stats().files_committed, 1);
+    assert_eq!(committed(dir.path()).len(), 1, "the temporary file is gone once committed");
+}
+
+#[test]
+fn files_roll_by_bytes_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = writer(dir.path(), |c| {
+        c.max_file_bytes = 1024;
+        c.row_group_rows = 50;
+    });
+    for i in 0..20 {
+        lake.write("t", &format!("b{i}"), &batch(i * 100..(i + 1) * 100, T0)).unwrap();
+    }
+    let stats = lake.finish().unwrap();
+    assert!(stats.files_committed > 1, "{stats:?}");
+    assert_eq!(stats.rows_by_table["t"], 2000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = writer(dir.path(), |c| c.max_file_rows = 30);
+    lake.write("t", "b", &batch(0..100, T0)).unwrap();
+    assert_eq!(lake.finish().unwrap().files_committed, 4, "30 + 30 + 30 + 10 rows");
+}
+
+#[test]
+fn the_same_input_names_the_same_files_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |batch_id: &str| {
+        let mut lake = writer(dir.path(), |_| {});
+        lake.write("t", batch_id, &batch(0..10, T0)).unwrap();
+        lake.finish().unwrap()
+    };
+    assert_eq!(run("b1").files_committed, 1);
+    let again = run("b1");
+    assert_eq!((again.files_committed, again.files_already_present), (0, 1));
+    assert_eq!(run("b2").files_committed, 1, "other input, other name");
+    assert_eq!(committed(dir.path()).len(), 2);
+}
+
+#[test]
+fn timestamps_are_written_as_microseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = writer(dir.path(), |_| {});
+    lake.write("t", "b", &batch(0..3, T0 + 7)).unwrap();
+    lake.finish().unwrap();
+    let file = std::fs::File::open(&committed(dir.path())[0]).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let field = reader.schema().field_with_name(INGESTED_AT).unwrap().clone();
+    assert_eq!(field.data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
+    let read = reader.build().unwrap().next().unwrap().unwrap();
+    let times = read.column(2).as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+    assert_eq!(times.value(0), T0 + 7);
+}
+
+#[test]
+fn tables_without_an_ingest_time_are_all_reported() {
+    let no_time = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+    let wrong_type = Arc::new(Schema::new(vec![Field::new(INGESTED_AT, DataType::Utf8, true)]));
+    let specs = vec![
+        TableSpec { table: "a".into(), fingerprint: 0, schema: no_time },
+        TableSpec { table: "b".into(), fingerprint: 0, schema: wrong_type },
+    ];
+    let err = check_tables(&specs).unwrap_err().to_string();
+    assert!(err.contains("table a") && err.contains("table b"), "{err}");
+}
+
+#[test]
+fn a_failed_run_leaves_no_partial_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = writer(dir.path(), |_| {});
+    lake.write("t", "b", &batch(0..10, T0)).unwrap();
+    drop(lake);
+    assert!(committed(dir.path()).is_empty());
+}
