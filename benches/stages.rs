@@ -10,20 +10,14 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tunestream::decode::{DecodedBatch, decode_batch};
 use tunestream::sink::parquet::{LakeWriter, ParquetSinkConfig, TableSpec};
 use tunestream::source::synthetic::{EntryShape, playlist_pages};
-use tunestream::source::{LineRef, PageBatch, SourceFile};
+use tunestream::source::{PageBatch, SourceFile};
 use tunestream::transform::{TableOutput, Transform, load_queries};
 
 const PAGES: usize = 100;
 
 fn page_batch(text: &str) -> PageBatch {
     let file = Arc::new(SourceFile { path: PathBuf::from("bench.ndjson"), modified_micros: 0, kind: None });
-    let mut batch = PageBatch::default();
-    for (i, line) in text.lines().enumerate() {
-        let start = batch.buf.len();
-        batch.buf.extend_from_slice(line.as_bytes());
-        batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end: batch.buf.len() });
-    }
-    batch
+    PageBatch::from_text(file, text)
 }
 
 fn transform(runtime: &tokio::runtime::Runtime) -> Transform {

@@ -30,6 +30,8 @@ pub struct Reject {
     pub line: LineRef,
     pub kind: Option<Kind>,
     pub error: String,
+    /// The line itself, kept so it can be written out, fixed and replayed.
+    pub record: Vec<u8>,
 }
 
 /// A micro-batch after decoding: one record batch per kind that had pages.
@@ -44,8 +46,6 @@ pub struct DecodedBatch {
     pub pages: usize,
     /// Input bytes of the micro-batch.
     pub bytes: usize,
-    /// The raw lines, kept so rejects can be written out with their content.
-    pub source: PageBatch,
 }
 
 impl DecodedBatch {
@@ -78,7 +78,7 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
     for (i, line) in batch.lines.iter().enumerate() {
         match probe(batch.line(line), line.file.kind) {
             Ok(p) => buckets.entry((p.kind, p.form == Form::Envelope)).or_default().push(i),
-            Err(e) => rejects.push(Reject { line: line.clone(), kind: None, error: e.to_string() }),
+            Err(e) => rejects.push(reject_line(&batch, i, None, e.to_string())),
         }
     }
 
@@ -93,7 +93,7 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
             Form::Bare => schema::response_schema(kind),
         };
         let decoded = json::decode_lines(&decoder_schema, &lines).map_err(bug)?;
-        let reject = |i: usize, error: String| Reject { line: batch.lines[i].clone(), kind: Some(kind), error };
+        let reject = |i: usize, error: String| reject_line(&batch, i, Some(kind), error);
         rejects.extend(decoded.failures.into_iter().map(|(j, e)| reject(indices[j], e)));
 
         let line_refs: Vec<&LineRef> = decoded.row_lines.iter().map(|&j| &batch.lines[indices[j]]).collect();
@@ -117,7 +117,13 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
         tables.push((kind, table));
     }
     rejects.sort_by_key(|r| (r.line.start, r.line.line_no));
-    Ok(DecodedBatch { seq: batch.seq, id, tables, rejects, pages, bytes: batch.buf.len(), source: batch })
+    Ok(DecodedBatch { seq: batch.seq, id, tables, rejects, pages, bytes: batch.buf.len() })
+}
+
+fn reject_line(batch: &PageBatch, index: usize, kind: Option<Kind>, error: String) -> Reject {
+    let line = batch.lines[index].clone();
+    let record = batch.line(&line).to_vec();
+    Reject { line, kind, error, record }
 }
 
 /// Rows of a normalised table plus, per row, the reason it must be rejected (if any).

@@ -7,20 +7,13 @@ use arrow::array::{Array, AsArray, RecordBatch, StructArray};
 use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 
 use super::*;
-use crate::source::{LineRef, PageBatch, SourceFile};
+use crate::source::{PageBatch, SourceFile};
 
 const SAMPLE: &str = include_str!("../../samples/spotify_pages.ndjson");
 
 fn batch_of(text: &str, kind: Option<Kind>) -> PageBatch {
     let file = Arc::new(SourceFile { path: PathBuf::from("pages.ndjson"), modified_micros: 1_000_000, kind });
-    let mut batch = PageBatch::default();
-    for (i, line) in text.lines().enumerate() {
-        let start = batch.buf.len();
-        batch.buf.extend_from_slice(line.as_bytes());
-        batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end: batch.buf.len() });
-        batch.buf.push(b'\n');
-    }
-    batch
+    PageBatch::from_text(file, text)
 }
 
 fn table(decoded: &DecodedBatch, kind: Kind) -> &RecordBatch {

@@ -18,16 +18,23 @@ use tracing::Instrument;
 
 use crate::Error;
 use crate::config::Settings;
-use crate::decode::{DecodedBatch, decode_batch};
+use crate::decode::{DecodedBatch, Reject, decode_batch};
 use crate::sink::parquet::{LakeWriter, TableSpec};
 use crate::sink::rejects::write_rejects;
 use crate::source::{PageBatch, SourceConfig, replay};
 use crate::telemetry::{Counters, RunSummary};
 use crate::transform::{TableOutput, Transform, load_queries};
 
-/// One micro-batch ready for the sink.
+/// One micro-batch ready for the sink. The raw input and raw tables are already dropped, so
+/// only query output waits in the channel.
 struct Processed {
-    decoded: DecodedBatch,
+    seq: u64,
+    id: Arc<str>,
+    pages: usize,
+    bytes: usize,
+    rejects: Vec<Reject>,
+    /// The latest fetch time in the micro-batch: the pipeline's event clock.
+    max_fetched_at: Option<i64>,
     outputs: Vec<TableOutput>,
 }
 
@@ -93,7 +100,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
                     .outputs
                     .iter()
                     .map(|o| (o.table.to_string(), o.batches.iter().map(|b| b.num_rows() as u64).sum()));
-                counters.record_batch(item.decoded.pages, item.decoded.bytes, item.decoded.rejects.len(), rows);
+                counters.record_batch(item.pages, item.bytes, item.rejects.len(), rows);
                 if out_tx.send(item).await.is_err() {
                     break;
                 }
@@ -134,7 +141,9 @@ async fn process(transform: Arc<Transform>, batch: PageBatch) -> Result<Processe
             tables = outputs.len(),
             "micro-batch transformed"
         );
-        Ok(Processed { decoded, outputs })
+        let max_fetched_at = decoded.max_fetched_at();
+        let DecodedBatch { seq, id, pages, bytes, rejects, .. } = decoded;
+        Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at, outputs })
     }
     .instrument(span)
     .await
@@ -146,21 +155,21 @@ fn sink_loop(
     mut rx: mpsc::Receiver<Processed>,
 ) -> Result<crate::sink::parquet::LakeStats, Error> {
     let mut clock_micros = i64::MIN;
-    while let Some(Processed { decoded, outputs }) = rx.blocking_recv() {
-        let _span = tracing::debug_span!("sink", seq = decoded.seq).entered();
-        if let Some(path) = write_rejects(lake.root(), &decoded.id, &decoded.rejects, &decoded.source)? {
-            tracing::warn!(rejected = decoded.rejects.len(), path = %path.display(), "rejected lines written");
+    while let Some(item) = rx.blocking_recv() {
+        let _span = tracing::debug_span!("sink", seq = item.seq).entered();
+        if let Some(path) = write_rejects(lake.root(), &item.id, &item.rejects)? {
+            tracing::warn!(rejected = item.rejects.len(), path = %path.display(), "rejected lines written");
         }
-        for output in &outputs {
+        for output in &item.outputs {
             for batch in &output.batches {
-                lake.write(&output.table, &decoded.id, batch)?;
+                lake.write(&output.table, &item.id, batch)?;
             }
         }
         // The pipeline's clock is the latest fetch time seen: replays roll files exactly as the
         // live run that fetched the pages did, and the same input always gives the same files.
-        clock_micros = clock_micros.max(decoded.max_fetched_at().unwrap_or(i64::MIN));
+        clock_micros = clock_micros.max(item.max_fetched_at.unwrap_or(i64::MIN));
         lake.roll_aged(clock_micros)?;
-        tracing::debug!(pages = decoded.pages, "micro-batch written");
+        tracing::debug!(pages = item.pages, "micro-batch written");
     }
     Ok(lake.finish()?)
 }

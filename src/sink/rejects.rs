@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::decode::Reject;
-use crate::source::PageBatch;
 
 use super::SinkError;
 
@@ -25,12 +24,7 @@ struct RejectRecord<'a> {
 ///
 /// Like lake files, the name derives from the input and an existing file is kept as it is.
 /// Returns the path when a new file was written.
-pub fn write_rejects(
-    lake: &Path,
-    batch_id: &str,
-    rejects: &[Reject],
-    source: &PageBatch,
-) -> Result<Option<PathBuf>, SinkError> {
+pub fn write_rejects(lake: &Path, batch_id: &str, rejects: &[Reject]) -> Result<Option<PathBuf>, SinkError> {
     if rejects.is_empty() {
         return Ok(None);
     }
@@ -47,7 +41,7 @@ pub fn write_rejects(
             line: reject.line.line_no,
             kind: reject.kind.map(|k| k.name()),
             error: &reject.error,
-            record: String::from_utf8_lossy(source.line(&reject.line)),
+            record: String::from_utf8_lossy(&reject.record),
         };
         // Serialising plain strings and numbers into a Vec cannot fail.
         if serde_json::to_writer(&mut text, &record).is_ok() {

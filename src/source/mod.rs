@@ -49,6 +49,19 @@ pub struct PageBatch {
 }
 
 impl PageBatch {
+    /// A batch holding every non-blank line of `text`, as read from `file`: for tools, tests and
+    /// benchmarks that have pages in memory.
+    pub fn from_text(file: Arc<SourceFile>, text: &str) -> Self {
+        let mut batch = Self::default();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let start = batch.buf.len();
+            batch.buf.extend_from_slice(line.as_bytes());
+            batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end: batch.buf.len() });
+            batch.buf.push(b'\n');
+        }
+        batch
+    }
+
     /// The bytes of one line, without its line ending.
     pub fn line(&self, line: &LineRef) -> &[u8] {
         &self.buf[line.start..line.end]

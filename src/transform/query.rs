@@ -45,14 +45,9 @@ pub enum QueryError {
 
 /// Reads every `*.sql` file of `dir`, in name order.
 pub fn load_queries(dir: &Path) -> Result<Vec<Query>, QueryError> {
-    let read_err = |source| QueryError::Read { path: dir.to_owned(), source };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(read_err)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(read_err)?;
+    let mut paths =
+        crate::fs::sorted_entries(dir).map_err(|source| QueryError::Read { path: dir.to_owned(), source })?;
     paths.retain(|p| p.extension().is_some_and(|e| e == "sql"));
-    paths.sort();
     if paths.is_empty() {
         return Err(QueryError::Empty(dir.to_owned()));
     }

@@ -43,13 +43,8 @@ pub fn list_files(config: &ReplayConfig) -> Result<Vec<PathBuf>, SourceError> {
 }
 
 fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let io_err = |source| SourceError::Input { path: dir.to_owned(), source };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io_err)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io_err)?;
-    entries.sort();
+    let entries =
+        crate::fs::sorted_entries(dir).map_err(|source| SourceError::Input { path: dir.to_owned(), source })?;
     for path in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if name.starts_with(['.', '_']) {
