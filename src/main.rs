@@ -82,7 +82,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 file.lake.path = lake;
             }
             if let Some(queries) = queries {
-                file.queries = queries;
+                file.queries = Some(queries);
             }
             let settings = file.validate()?;
             let cancel = shutdown_on_signal();
@@ -94,7 +94,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Check { queries } => {
             let mut file = file;
             if let Some(queries) = queries {
-                file.queries = queries;
+                file.queries = Some(queries);
             }
             let settings: Settings = file.validate()?;
             let (transform, _) = tunestream::pipeline::prepare(&settings).await?;

@@ -249,3 +249,24 @@ fn sigint_drains_and_commits_what_was_read() {
         .sum();
     assert_eq!(in_lake as u64, reported, "{summary}");
 }
+
+/// Outside the repository, with no `queries/` folder and no `--queries`, the built-in default
+/// queries run, so the binary works on its own.
+#[test]
+fn the_built_in_queries_run_where_there_is_no_queries_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg("replay")
+        .arg(repo().join("samples"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut tables: Vec<String> = std::fs::read_dir(dir.path().join("lake"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    tables.sort();
+    assert_eq!(tables, ["albums", "artists", "playlist_tracks", "playlists", "plays", "track_artists", "tracks"]);
+}

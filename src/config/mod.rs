@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The whole configuration file. Every section and field is optional.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileConfig {
-    /// Directory of `<table>.sql` transforms.
-    pub queries: PathBuf,
+    /// Directory of `<table>.sql` transforms. Unset: `./queries` if it exists, else the
+    /// built-in default queries.
+    pub queries: Option<PathBuf>,
     /// How pages move through the pipeline.
     pub pipeline: PipelineSection,
     /// The Parquet lake.
@@ -81,12 +82,6 @@ impl Default for LakeSection {
     }
 }
 
-impl Default for FileConfig {
-    fn default() -> Self {
-        Self { queries: PathBuf::from("queries"), pipeline: PipelineSection::default(), lake: LakeSection::default() }
-    }
-}
-
 /// Reads `path` (or the defaults when `None`), then applies `TUNESTREAM__…` variables from `vars`.
 pub fn load(path: Option<&Path>, vars: impl IntoIterator<Item = (String, String)>) -> Result<FileConfig, ConfigError> {
     let mut table = match path {
@@ -137,6 +132,6 @@ mod tests {
         assert_eq!(config.lake.max_file_rows, 7);
         assert_eq!(config.lake.zstd_level, 9);
         assert_eq!(config.lake.path, PathBuf::from("/tmp/lake"));
-        assert_eq!(config.queries, PathBuf::from("q"));
+        assert_eq!(config.queries, Some(PathBuf::from("q")));
     }
 }

@@ -10,7 +10,8 @@ use crate::source::BatchLimits;
 /// The validated configuration the pipeline runs with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    pub queries: PathBuf,
+    /// The configured query folder, if any (see [`crate::transform::resolve_queries`]).
+    pub queries: Option<PathBuf>,
     pub pipeline: PipelineSettings,
     pub lake: ParquetSinkConfig,
 }
@@ -26,7 +27,7 @@ pub struct PipelineSettings {
 /// A configuration the user must fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}")]
     Read {
         path: PathBuf,
         #[source]

@@ -63,7 +63,7 @@ impl DecodedBatch {
 
 /// An error that is a bug in tunestream, never the input's fault: the schemas disagree.
 #[derive(Debug, thiserror::Error)]
-#[error("internal error while decoding {kind} pages (a bug in tunestream): {source}")]
+#[error("internal error while decoding {kind} pages (a bug in tunestream)")]
 pub struct DecodeBug {
     kind: Kind,
     #[source]

@@ -23,7 +23,7 @@ use crate::sink::parquet::{LakeWriter, TableSpec};
 use crate::sink::rejects::write_rejects;
 use crate::source::{PageBatch, SourceConfig, replay};
 use crate::telemetry::{Counters, RunSummary};
-use crate::transform::{TableOutput, Transform, load_queries};
+use crate::transform::{TableOutput, Transform, resolve_queries};
 
 /// One micro-batch ready for the sink. The raw input and raw tables are already dropped, so
 /// only query output waits in the channel.
@@ -40,7 +40,7 @@ struct Processed {
 
 /// Plans the queries and prepares the lake: everything that can fail before data is read.
 pub async fn prepare(settings: &Settings) -> Result<(Transform, Vec<TableSpec>), Error> {
-    let queries = load_queries(&settings.queries)?;
+    let queries = resolve_queries(settings.queries.as_deref())?;
     let transform = Transform::plan(queries).await?;
     let specs: Vec<TableSpec> = transform
         .tables()

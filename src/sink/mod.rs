@@ -20,14 +20,14 @@ pub enum SinkConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// The file system refused a write: the user must fix space or permissions.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// The Parquet encoder failed: a bug in tunestream.
-    #[error("cannot encode {path} as Parquet (a bug in tunestream): {source}")]
+    #[error("cannot encode {path} as Parquet (a bug in tunestream)")]
     Encode {
         path: PathBuf,
         #[source]

@@ -85,7 +85,7 @@ pub struct BatchLimits {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The user named an input that cannot be read.
-    #[error("cannot read input {path}: {source}")]
+    #[error("cannot read input {path}")]
     Input {
         path: PathBuf,
         #[source]

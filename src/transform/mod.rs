@@ -10,7 +10,7 @@
 mod query;
 mod tables;
 
-pub use query::{Query, QueryError, load_queries};
+pub use query::{DEFAULT_QUERIES_DIR, Query, QueryError, built_in_queries, load_queries, resolve_queries};
 pub use tables::BatchTables;
 
 use std::collections::HashMap;
@@ -49,7 +49,7 @@ pub struct TableOutput {
 /// A query failed while running on data: a bug in the SQL engine or in tunestream, since the
 /// SQL was checked against the schemas before any data was read.
 #[derive(Debug, thiserror::Error)]
-#[error("query {path} failed on micro-batch {batch_id}: {source}")]
+#[error("query {path} failed on micro-batch {batch_id}")]
 pub struct ExecutionError {
     path: String,
     batch_id: Arc<str>,

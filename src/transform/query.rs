@@ -26,7 +26,7 @@ impl Query {
 /// A query file or directory that cannot be used. The user must fix the SQL or the path.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    #[error("cannot read queries from {path}: {source}")]
+    #[error("cannot read queries from {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -41,6 +41,47 @@ pub enum QueryError {
     /// `location` is `path:line:column` where the error could be placed, else the path.
     #[error("{location}: {message}")]
     Invalid { location: String, message: String },
+}
+
+/// The folder of queries used when none is configured, relative to the working directory.
+pub const DEFAULT_QUERIES_DIR: &str = "queries";
+
+/// The default queries, built into the binary so tunestream runs anywhere, even without a
+/// `queries/` folder. They are the files of the repository's `queries/`.
+const BUILT_IN: [(&str, &str); 9] = [
+    ("_albums_seen", include_str!("../../queries/_albums_seen.sql")),
+    ("_tracks_seen", include_str!("../../queries/_tracks_seen.sql")),
+    ("albums", include_str!("../../queries/albums.sql")),
+    ("artists", include_str!("../../queries/artists.sql")),
+    ("playlist_tracks", include_str!("../../queries/playlist_tracks.sql")),
+    ("playlists", include_str!("../../queries/playlists.sql")),
+    ("plays", include_str!("../../queries/plays.sql")),
+    ("track_artists", include_str!("../../queries/track_artists.sql")),
+    ("tracks", include_str!("../../queries/tracks.sql")),
+];
+
+/// The built-in default queries.
+pub fn built_in_queries() -> Vec<Query> {
+    BUILT_IN
+        .iter()
+        .map(|(table, sql)| Query {
+            table: (*table).to_owned(),
+            path: PathBuf::from(format!("<built-in>/{table}.sql")),
+            sql: (*sql).to_owned(),
+        })
+        .collect()
+}
+
+/// The queries to run: from `configured`, else from `./queries` when it exists, else built in.
+pub fn resolve_queries(configured: Option<&Path>) -> Result<Vec<Query>, QueryError> {
+    match configured {
+        Some(dir) => load_queries(dir),
+        None if Path::new(DEFAULT_QUERIES_DIR).is_dir() => load_queries(Path::new(DEFAULT_QUERIES_DIR)),
+        None => {
+            tracing::info!("no {DEFAULT_QUERIES_DIR}/ folder here: running the built-in queries");
+            Ok(built_in_queries())
+        }
+    }
 }
 
 /// Reads every `*.sql` file of `dir`, in name order.
@@ -98,6 +139,15 @@ fn position_in_message(message: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn built_in_queries_are_exactly_the_repository_queries() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_QUERIES_DIR);
+        let on_disk: Vec<(String, String)> =
+            load_queries(&dir).unwrap().into_iter().map(|q| (q.table, q.sql)).collect();
+        let built_in: Vec<(String, String)> = built_in_queries().into_iter().map(|q| (q.table, q.sql)).collect();
+        assert_eq!(on_disk, built_in, "add new query files to BUILT_IN");
+    }
 
     #[test]
     fn positions_are_read_from_parser_messages() {
