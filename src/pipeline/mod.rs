@@ -150,11 +150,16 @@ async fn process(transform: Arc<Transform>, batch: PageBatch) -> Result<Processe
 }
 
 /// Writes micro-batches to the lake in order; commits every open file once the input ends.
+/// Progress is logged at most this often; every micro-batch is still logged at debug level.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn sink_loop(
     mut lake: LakeWriter,
     mut rx: mpsc::Receiver<Processed>,
 ) -> Result<crate::sink::parquet::LakeStats, Error> {
     let mut clock_micros = i64::MIN;
+    let mut last_progress = Instant::now();
+    let (mut pages, mut batches) = (0, 0);
     while let Some(item) = rx.blocking_recv() {
         let _span = tracing::debug_span!("sink", seq = item.seq).entered();
         if let Some(path) = write_rejects(lake.root(), &item.id, &item.rejects)? {
@@ -170,6 +175,12 @@ fn sink_loop(
         clock_micros = clock_micros.max(item.max_fetched_at.unwrap_or(i64::MIN));
         lake.roll_aged(clock_micros)?;
         tracing::debug!(pages = item.pages, "micro-batch written");
+        (pages, batches) = (pages + item.pages, batches + 1);
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            last_progress = Instant::now();
+            let stats = lake.stats();
+            tracing::info!(batches, pages, files = stats.files_committed, "progress");
+        }
     }
     Ok(lake.finish()?)
 }
