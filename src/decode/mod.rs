@@ -7,6 +7,7 @@
 mod envelope;
 mod json;
 mod kind;
+mod project;
 pub mod schema;
 #[cfg(test)]
 mod tests;
@@ -88,11 +89,8 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
         let form = if enveloped { Form::Envelope } else { Form::Bare };
         let bug = |source| DecodeBug { kind, source };
         let lines: Vec<&[u8]> = indices.iter().map(|&i| batch.line(&batch.lines[i])).collect();
-        let decoder_schema = match form {
-            Form::Envelope => schema::envelope_schema(kind),
-            Form::Bare => schema::response_schema(kind),
-        };
-        let decoded = json::decode_lines(&decoder_schema, &lines).map_err(bug)?;
+        let decoder = decoder_for(kind, form);
+        let decoded = json::decode_lines(&decoder.schema, &decoder.keys, &lines).map_err(bug)?;
         let reject = |i: usize, error: String| reject_line(&batch, i, Some(kind), error);
         rejects.extend(decoded.failures.into_iter().map(|(j, e)| reject(indices[j], e)));
 
@@ -124,6 +122,23 @@ fn reject_line(batch: &PageBatch, index: usize, kind: Option<Kind>, error: Strin
     let line = batch.lines[index].clone();
     let record = batch.line(&line).to_vec();
     Reject { line, kind, error, record }
+}
+
+/// The schema a line of a kind and form is decoded with, and its key tree for projection.
+struct Decoder {
+    schema: arrow::datatypes::SchemaRef,
+    keys: project::KeyTree,
+}
+
+fn decoder_for(kind: Kind, form: Form) -> &'static Decoder {
+    static DECODERS: std::sync::LazyLock<Vec<Decoder>> = std::sync::LazyLock::new(|| {
+        Kind::ALL
+            .iter()
+            .flat_map(|&kind| [schema::envelope_schema(kind), schema::response_schema(kind)])
+            .map(|schema| Decoder { keys: project::KeyTree::from_fields(schema.fields()), schema })
+            .collect()
+    });
+    &DECODERS[kind.index() * 2 + usize::from(form == Form::Bare)]
 }
 
 /// Rows of a normalised table plus, per row, the reason it must be rejected (if any).
