@@ -1,5 +1,5 @@
 -- artists: one row per artist id in the micro-batch, from every artist reference (on tracks
--- and albums) and every full artist object (artist pages, search). followers, popularity and
+-- and albums) and every full artist object (artist pages, search, followed artists). followers, popularity and
 -- genres come only from full objects, and only extended-quota apps receive the first two.
 WITH refs AS (
     SELECT unnest(artists) AS a, _fetched_at, _batch_id FROM _tracks_seen
@@ -15,6 +15,9 @@ seen AS (
     UNION ALL
     SELECT a['id'], a['name'], a['followers']['total'], a['popularity'], a['genres'], _fetched_at, _batch_id
     FROM (SELECT unnest(artists['items']) AS a, _fetched_at, _batch_id FROM search)
+    UNION ALL
+    SELECT a['id'], a['name'], a['followers']['total'], a['popularity'], a['genres'], _fetched_at, _batch_id
+    FROM (SELECT unnest(artists['items']) AS a, _fetched_at, _batch_id FROM followed_artists)
 )
 SELECT
     artist_id,

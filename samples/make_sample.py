@@ -104,6 +104,10 @@ pages.append(env("search", u, "2026-11-25T11:00:09Z", {
     "artists": paging(f"{API}/search?q=echo&type=artist", [{**ar2, "genres": [], "images": []}]),
     "albums": paging(f"{API}/search?q=echo&type=album", [al3]),
     "playlists": paging(f"{API}/search?q=echo&type=playlist", [None, {**ref("playlist", "pl3", "Echoes"), "owner": user, "snapshot_id": "snapC", "items": {"href": None, "total": 42}}])}))
+u = f"{API}/me/following?type=artist&limit=50"
+pages.append(env("followed_artists", u, "2026-11-25T11:00:10Z", {"artists": {
+    "href": u, "items": [{**ar3, "genres": ["folk"], "images": []}], "limit": 50, "next": None,
+    "cursors": {"after": "ar3"}, "total": 1}}, user_id="u1"))
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spotify_pages.ndjson")
 with open(out, "w") as f:

@@ -6,7 +6,7 @@
 
 pub mod config;
 pub mod decode;
-mod fs;
+pub mod fs;
 pub mod pipeline;
 pub mod sink;
 pub mod source;

@@ -48,6 +48,68 @@ enum Command {
         #[arg(long)]
         queries: Option<PathBuf>,
     },
+    /// Pulls Spotify (the built-in simulator unless spotify.api_url is set) into the lake until
+    /// SIGINT/SIGTERM or --for elapses. Without --config it runs the embedded demo schedule.
+    Run {
+        /// Stop by itself after this long (e.g. 90s, 5m, 2h).
+        #[arg(long = "for", value_parser = parse_duration)]
+        run_for: Option<std::time::Duration>,
+        /// Run even when the jobs need more requests per day than spotify.daily_budget.
+        #[arg(long)]
+        force: bool,
+        /// Lake root directory (config: lake.path).
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Directory of <table>.sql queries (config: queries).
+        #[arg(long)]
+        queries: Option<PathBuf>,
+        /// State directory for tokens, cursors and the budget (config: state_dir).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Prints each job's requests per day and the total against the daily budget.
+    Plan,
+    /// Serves the built-in Spotify simulator on 127.0.0.1 until SIGINT/SIGTERM.
+    Sim {
+        /// Port to listen on (config: simulator.port; 0 picks a free one).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Authorizes tunestream for a Spotify user (authorization code with PKCE).
+    Auth {
+        #[command(subcommand)]
+        action: AuthAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthAction {
+    /// Prints the authorize URL and waits for the redirect on http://127.0.0.1:PORT/callback.
+    Login {
+        /// The Spotify user expected to log in (a hint to the accounts page).
+        #[arg(long)]
+        user: Option<String>,
+        /// Loopback port registered as the app's redirect URI (config: spotify.redirect_port).
+        #[arg(long)]
+        port: Option<u16>,
+        /// State directory to store the tokens in (config: state_dir).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+}
+
+/// Parses `90`, `90s`, `5m` or `2h`.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
+    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 5m or 2h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{text}`: the unit must be s, m or h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn main() -> ExitCode {
@@ -74,8 +136,64 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
-    let file = config::load(cli.config.as_deref(), std::env::vars())?;
+    let file = match cli.command {
+        Command::Run { .. } | Command::Plan | Command::Sim { .. } => {
+            config::load_or_demo(cli.config.as_deref(), std::env::vars())?
+        }
+        _ => config::load(cli.config.as_deref(), std::env::vars())?,
+    };
     match cli.command {
+        Command::Run { run_for, force, lake, queries, state_dir } => {
+            let mut file = file;
+            file.lake.path = lake.unwrap_or(file.lake.path);
+            file.queries = queries.or(file.queries);
+            file.state_dir = state_dir.unwrap_or(file.state_dir);
+            let settings = file.validate()?;
+            let cancel = shutdown_on_signal();
+            if let Some(limit) = run_for {
+                let token = cancel.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    tracing::info!("--for elapsed: finishing the micro-batches in flight");
+                    token.cancel();
+                });
+            }
+            let summary = tunestream::pipeline::run_live(&settings, force, cancel).await?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Plan => {
+            let settings = file.validate()?;
+            let (table, _) = tunestream::pipeline::plan(&settings);
+            println!("{table}");
+            Ok(())
+        }
+        Command::Sim { port } => {
+            let settings = file.validate()?;
+            let sim = tunestream::source::simulator::Simulator::start(
+                settings.simulator,
+                port.unwrap_or(settings.simulator_port),
+            )
+            .await
+            .map_err(tunestream::source::SourceError::Simulator)?;
+            println!("Spotify simulator: Web API {0}/v1, accounts {0}", sim.base_url());
+            println!(
+                "client id {}, client secret {}",
+                tunestream::source::simulator::SIM_CLIENT_ID,
+                tunestream::source::simulator::SIM_CLIENT_SECRET
+            );
+            shutdown_on_signal().cancelled().await;
+            sim.stop().await;
+            Ok(())
+        }
+        Command::Auth { action: AuthAction::Login { user, port, state_dir } } => {
+            let mut file = file;
+            file.state_dir = state_dir.unwrap_or(file.state_dir);
+            let settings = file.validate()?;
+            let user = tunestream::source::spotify::login_interactive(&settings, user.as_deref(), port).await?;
+            println!("logged in as {user}; tokens stored in {}", settings.state_dir.join("tokens.json").display());
+            Ok(())
+        }
         Command::Replay { paths, lake, queries, kind } => {
             let mut file = file;
             if let Some(lake) = lake {

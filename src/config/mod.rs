@@ -4,17 +4,25 @@
 //! Every default lives in this file, in the `Default` impls below.
 
 mod env;
+mod live;
 mod validate;
 
 pub use env::{ENV_PREFIX, apply_env_overrides};
+pub use live::{SimulatorSection, SpotifySection, SpotifySettings};
 pub use validate::{ConfigError, PipelineSettings, Settings};
+
+use crate::source::spotify::JobConfig;
+
+/// The embedded configuration `tunestream run` uses when no file is given: the simulator and a
+/// demo schedule.
+pub const DEMO_CONFIG: &str = include_str!("demo.toml");
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 /// The whole configuration file. Every section and field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileConfig {
     /// Directory of `<table>.sql` transforms. Unset: `./queries` if it exists, else the
@@ -24,6 +32,28 @@ pub struct FileConfig {
     pub pipeline: PipelineSection,
     /// The Parquet lake.
     pub lake: LakeSection,
+    /// Where the live source keeps tokens (0600), cursors, snapshots, the budget and the circuit.
+    pub state_dir: PathBuf,
+    /// The Spotify Web API, or the built-in simulator when `api_url` is unset.
+    pub spotify: SpotifySection,
+    /// The built-in simulator.
+    pub simulator: SimulatorSection,
+    /// What `run` pulls, each job at its own interval.
+    pub jobs: Vec<JobConfig>,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        Self {
+            queries: None,
+            pipeline: PipelineSection::default(),
+            lake: LakeSection::default(),
+            state_dir: PathBuf::from("state"),
+            spotify: SpotifySection::default(),
+            simulator: SimulatorSection::default(),
+            jobs: Vec::new(),
+        }
+    }
 }
 
 /// `[pipeline]`: micro-batch size, channel depth and parallelism.
@@ -84,6 +114,22 @@ impl Default for LakeSection {
 
 /// Reads `path` (or the defaults when `None`), then applies `TUNESTREAM__…` variables from `vars`.
 pub fn load(path: Option<&Path>, vars: impl IntoIterator<Item = (String, String)>) -> Result<FileConfig, ConfigError> {
+    load_or(path, "", vars)
+}
+
+/// Like [`load`], but with `DEMO_CONFIG` instead of the bare defaults when no file is given.
+pub fn load_or_demo(
+    path: Option<&Path>,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<FileConfig, ConfigError> {
+    load_or(path, DEMO_CONFIG, vars)
+}
+
+fn load_or(
+    path: Option<&Path>,
+    fallback: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<FileConfig, ConfigError> {
     let mut table = match path {
         Some(path) => {
             let text =
@@ -91,7 +137,9 @@ pub fn load(path: Option<&Path>, vars: impl IntoIterator<Item = (String, String)
             text.parse::<toml::Table>()
                 .map_err(|e| ConfigError::Parse { origin: path.display().to_string(), message: e.to_string() })?
         }
-        None => toml::Table::new(),
+        None => fallback
+            .parse::<toml::Table>()
+            .map_err(|e| ConfigError::Parse { origin: "embedded demo config".into(), message: e.to_string() })?,
     };
     apply_env_overrides(&mut table, vars)?;
     let origin = path.map_or_else(|| "environment".to_owned(), |p| format!("{} and environment", p.display()));
@@ -107,6 +155,14 @@ mod tests {
     #[test]
     fn an_empty_file_is_all_defaults() {
         assert_eq!(load(None, []).unwrap(), FileConfig::default());
+    }
+
+    #[test]
+    fn the_embedded_demo_config_is_valid_and_has_jobs() {
+        let demo = load_or_demo(None, []).unwrap();
+        assert!(!demo.jobs.is_empty());
+        assert!(demo.spotify.api_url.is_none(), "the demo must run on the simulator");
+        demo.validate().unwrap();
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::time::Duration;
 use super::{FileConfig, LakeSection};
 use crate::sink::parquet::ParquetSinkConfig;
 use crate::source::BatchLimits;
+use crate::source::simulator::SimConfig;
+use crate::source::spotify::JobConfig;
 
 /// The validated configuration the pipeline runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +16,12 @@ pub struct Settings {
     pub queries: Option<PathBuf>,
     pub pipeline: PipelineSettings,
     pub lake: ParquetSinkConfig,
+    pub state_dir: PathBuf,
+    pub spotify: super::SpotifySettings,
+    pub simulator: SimConfig,
+    /// Port of `tunestream sim`.
+    pub simulator_port: u16,
+    pub jobs: Vec<JobConfig>,
 }
 
 /// Validated `[pipeline]` settings.
@@ -80,6 +88,14 @@ impl FileConfig {
         if l.path.as_os_str().is_empty() {
             problems.push("lake.path is empty".to_owned());
         }
+        if self.state_dir.as_os_str().is_empty() {
+            problems.push("state_dir is empty".to_owned());
+        }
+        for (i, job) in self.jobs.iter().enumerate() {
+            problems.extend(job.problems(i));
+        }
+        let spotify = self.spotify.validate(&mut problems);
+        let (simulator, simulator_port) = self.simulator.validate(&mut problems);
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
@@ -89,7 +105,16 @@ impl FileConfig {
             workers: p.workers,
         };
         let path = self.lake.path.clone();
-        Ok(Settings { queries: self.queries, pipeline, lake: self.lake.into_sink_config(path) })
+        Ok(Settings {
+            queries: self.queries,
+            pipeline,
+            lake: self.lake.into_sink_config(path),
+            state_dir: self.state_dir,
+            spotify,
+            simulator,
+            simulator_port,
+            jobs: self.jobs,
+        })
     }
 }
 

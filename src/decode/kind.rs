@@ -22,11 +22,13 @@ pub enum Kind {
     Playlist,
     /// `GET /search`: a map of paging objects per result type.
     Search,
+    /// `GET /me/following?type=artist`: a cursor paging object of full artists, under `artists`.
+    FollowedArtists,
 }
 
 impl Kind {
     /// Every kind, in table order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::PlaylistItems,
         Kind::RecentlyPlayed,
         Kind::Track,
@@ -35,6 +37,7 @@ impl Kind {
         Kind::ArtistAlbums,
         Kind::Playlist,
         Kind::Search,
+        Kind::FollowedArtists,
     ];
 
     /// The raw table name, which is also the `kind` written in an envelope.
@@ -48,6 +51,7 @@ impl Kind {
             Kind::ArtistAlbums => "artist_albums",
             Kind::Playlist => "playlist",
             Kind::Search => "search",
+            Kind::FollowedArtists => "followed_artists",
         }
     }
 
@@ -73,6 +77,7 @@ impl Kind {
             ["artists", _, "albums"] => Some(Kind::ArtistAlbums),
             ["artists", _] => Some(Kind::Artist),
             ["search"] => Some(Kind::Search),
+            ["me", "following"] => Some(Kind::FollowedArtists),
             _ => None,
         }
     }
@@ -113,6 +118,7 @@ mod tests {
             ("https://api.spotify.com/v1/artists/r1", Kind::Artist),
             ("http://127.0.0.1:8888/v1/artists/r1/albums?offset=0", Kind::ArtistAlbums),
             ("https://api.spotify.com/v1/search?q=x&type=track", Kind::Search),
+            ("https://api.spotify.com/v1/me/following?type=artist&limit=50", Kind::FollowedArtists),
         ];
         for (href, kind) in cases {
             assert_eq!(Kind::from_href(href), Some(kind), "{href}");

@@ -227,6 +227,9 @@ fn kind_mismatch(kind: Kind, table: &RecordBatch, row: usize) -> Option<String> 
                 None => format!("not a {kind} object: it has no `type`"),
             })
         }
+        Kind::FollowedArtists => {
+            (!present("artists")).then(|| "not a followed-artists page: it has no `artists` paging object".to_owned())
+        }
         Kind::Search => (!["tracks", "artists", "albums", "playlists"].iter().any(|k| present(k)))
             .then(|| "not a search response: it has none of `tracks`, `artists`, `albums`, `playlists`".to_owned()),
     }

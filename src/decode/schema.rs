@@ -207,6 +207,14 @@ pub fn response_fields(kind: Kind) -> Vec<Field> {
             object("albums", paging_fields(list_of_objects("items", simplified_album_fields()))),
             object("playlists", paging_fields(list_of_objects("items", playlist_fields(false)))),
         ],
+        Kind::FollowedArtists => vec![object(
+            "artists",
+            [
+                paging_fields(list_of_objects("items", full_artist_fields())),
+                vec![object("cursors", vec![utf8("after")])],
+            ]
+            .concat(),
+        )],
     }
 }
 

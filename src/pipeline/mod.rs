@@ -7,6 +7,10 @@
 //! ```
 //! Every channel holds at most `channel_capacity` micro-batches, so a slow sink slows the source.
 
+mod live;
+
+pub use live::{plan, run_live};
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,8 +25,8 @@ use crate::config::Settings;
 use crate::decode::{DecodedBatch, Reject, decode_batch};
 use crate::sink::parquet::{LakeWriter, TableSpec};
 use crate::sink::rejects::write_rejects;
-use crate::source::{PageBatch, SourceConfig, replay};
-use crate::telemetry::{Counters, RunSummary};
+use crate::source::{Checkpoint, PageBatch, SourceConfig, replay, spotify};
+use crate::telemetry::{Counters, RunSummary, SourceCounters};
 use crate::transform::{TableOutput, Transform, resolve_queries};
 
 /// One micro-batch ready for the sink. The raw input and raw tables are already dropped, so
@@ -33,8 +37,9 @@ struct Processed {
     pages: usize,
     bytes: usize,
     rejects: Vec<Reject>,
-    /// The latest fetch time in the micro-batch: the pipeline's event clock.
+    /// The latest fetch time in the micro-batch, or the live source's clock: the event clock.
     max_fetched_at: Option<i64>,
+    checkpoint: Option<Checkpoint>,
     outputs: Vec<TableOutput>,
 }
 
@@ -61,22 +66,29 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let started = Instant::now();
     let (transform, specs) = prepare(settings).await?;
     let transform = Arc::new(transform);
-    let files = match &source {
-        SourceConfig::Replay(config) => replay::list_files(config)?,
-    };
-    let lake = LakeWriter::new(settings.lake.clone(), specs)?;
+    let mut lake = LakeWriter::new(settings.lake.clone(), specs)?;
     let lake_root = lake.root().to_owned();
     let counters = Arc::new(Counters::default());
+    let source_counters = Arc::new(SourceCounters::default());
     let capacity = settings.pipeline.channel_capacity;
+    let limits = settings.pipeline.batch;
 
     let (page_tx, page_rx) = mpsc::channel::<PageBatch>(capacity);
-    let source_task = {
-        let cancel = cancel.clone();
-        let limits = settings.pipeline.batch;
-        match source {
-            SourceConfig::Replay(config) => {
-                tokio::task::spawn_blocking(move || replay::read_files(&files, config.kind, limits, &page_tx, &cancel))
+    let source_task = match source {
+        SourceConfig::Replay(config) => {
+            let files = replay::list_files(&config)?;
+            let cancel = cancel.clone();
+            tokio::task::spawn_blocking(move || replay::read_files(&files, config.kind, limits, &page_tx, &cancel))
+        }
+        SourceConfig::Spotify(config) => {
+            // Recover the lake first: an interrupted checkpoint decides where the source resumes.
+            lake.enable_checkpoints(&config.state_dir)?;
+            let client = Arc::new(spotify::connect(&config, source_counters.clone(), cancel.clone())?);
+            if config.auto_login {
+                spotify::log_in_simulated_users(&client, &config.jobs).await?;
             }
+            let cancel = cancel.clone();
+            tokio::spawn(async move { spotify::run_source(client, &config, limits, page_tx, cancel).await })
         }
     };
 
@@ -117,7 +129,11 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let lake_stats = join(sink_task).await?;
     source_result?;
     process_result?;
-    Ok(RunSummary::new(&counters, lake_stats, lake_root, started.elapsed()))
+    let mut summary = RunSummary::new(&counters, lake_stats, lake_root, started.elapsed());
+    if Counters::get(&source_counters.requests) > 0 || !source_counters.problems().is_empty() {
+        summary.source = Some(crate::telemetry::SourceSummary::from(source_counters.as_ref()));
+    }
+    Ok(summary)
 }
 
 async fn join<T, E: Into<Error>>(task: tokio::task::JoinHandle<Result<T, E>>) -> Result<T, Error> {
@@ -127,8 +143,9 @@ async fn join<T, E: Into<Error>>(task: tokio::task::JoinHandle<Result<T, E>>) ->
     }
 }
 
-async fn process(transform: Arc<Transform>, batch: PageBatch) -> Result<Processed, Error> {
+async fn process(transform: Arc<Transform>, mut batch: PageBatch) -> Result<Processed, Error> {
     let span = tracing::debug_span!("batch", seq = batch.seq);
+    let (clock, checkpoint) = (batch.clock_micros, batch.checkpoint.take());
     async move {
         let decoded = tokio::task::spawn_blocking(move || decode_batch(batch))
             .await
@@ -141,9 +158,9 @@ async fn process(transform: Arc<Transform>, batch: PageBatch) -> Result<Processe
             tables = outputs.len(),
             "micro-batch transformed"
         );
-        let max_fetched_at = decoded.max_fetched_at();
+        let max_fetched_at = decoded.max_fetched_at().into_iter().chain(clock).max();
         let DecodedBatch { seq, id, pages, bytes, rejects, .. } = decoded;
-        Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at, outputs })
+        Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at, checkpoint, outputs })
     }
     .instrument(span)
     .await
@@ -169,6 +186,9 @@ fn sink_loop(
             for batch in &output.batches {
                 lake.write(&output.table, &item.id, batch)?;
             }
+        }
+        if let Some(checkpoint) = item.checkpoint {
+            lake.set_checkpoint(checkpoint);
         }
         // The pipeline's clock is the latest fetch time seen: replays roll files exactly as the
         // live run that fetched the pages did, and the same input always gives the same files.

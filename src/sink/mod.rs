@@ -3,6 +3,7 @@
 //! Every sink is a variant of [`SinkConfig`]; the pipeline builds the one configured with a
 //! `match`. S3, Kinesis Data Firehose and Kinesis Data Streams join as further variants.
 
+pub mod checkpoint;
 mod commit;
 pub mod parquet;
 pub mod rejects;

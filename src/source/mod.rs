@@ -4,6 +4,8 @@
 //! Arrow. Live Spotify pulls and the simulator join [`SourceConfig`] as further variants.
 
 pub mod replay;
+pub mod simulator;
+pub mod spotify;
 pub mod synthetic;
 
 use std::path::PathBuf;
@@ -16,6 +18,16 @@ use crate::decode::Kind;
 pub enum SourceConfig {
     /// Re-reads raw page files (NDJSON, plain or gzip).
     Replay(replay::ReplayConfig),
+    /// Pulls the Spotify Web API (or the simulator) on a schedule.
+    Spotify(Box<spotify::LiveConfig>),
+}
+
+/// State a source hands to the sink with a micro-batch: the sink writes `contents` to `path`
+/// atomically once everything up to that micro-batch is committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
 }
 
 /// One input file, shared by all its lines.
@@ -46,6 +58,10 @@ pub struct PageBatch {
     pub seq: u64,
     pub buf: Vec<u8>,
     pub lines: Vec<LineRef>,
+    /// The source's wall clock when it cut the batch (live sources), so files age on time.
+    pub clock_micros: Option<i64>,
+    /// Source state covering this and every earlier batch.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 impl PageBatch {
@@ -94,4 +110,19 @@ pub enum SourceError {
     /// The user named inputs, but none of them holds a page file.
     #[error("no raw page files (*.ndjson, *.jsonl, *.json, optionally .gz) under {0}")]
     NoFiles(String),
+    /// The state directory cannot be used.
+    #[error(transparent)]
+    State(#[from] spotify::state::StateError),
+    /// A login did not complete.
+    #[error(transparent)]
+    Login(#[from] spotify::login::LoginError),
+    /// The HTTP client cannot start (TLS setup): the environment must be fixed.
+    #[error("cannot start the HTTP client: {0}")]
+    Client(String),
+    /// The simulator cannot start.
+    #[error("cannot start the Spotify simulator on 127.0.0.1")]
+    Simulator(#[source] std::io::Error),
+    /// The jobs need more requests per day than the budget allows.
+    #[error("the jobs need more requests than the daily budget allows (pass --force to run anyway):\n{0}")]
+    OverBudget(String),
 }

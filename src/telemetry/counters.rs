@@ -42,3 +42,58 @@ impl Counters {
         counter.load(Ordering::Relaxed)
     }
 }
+
+/// Counters of the live Spotify source, updated per request and per pull.
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub server_errors: AtomicU64,
+    pub malformed: AtomicU64,
+    pub token_refreshes: AtomicU64,
+    pub pulls: AtomicU64,
+    pub pulls_paused: AtomicU64,
+    pub pages: AtomicU64,
+    pub unchanged_playlists: AtomicU64,
+    pub gaps: AtomicU64,
+    /// The latest problem of each job (skips, failures, an open circuit, a needed login).
+    problems: Mutex<BTreeMap<String, String>>,
+}
+
+impl SourceCounters {
+    pub fn add_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_server_error(&self) {
+        self.server_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_malformed(&self) {
+        self.malformed.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_token_refresh(&self) {
+        self.token_refreshes.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records `problem` as the latest of `job`; `None` clears it after a clean pull.
+    pub fn set_problem(&self, job: &str, problem: Option<String>) {
+        let mut problems = self.problems.lock().unwrap_or_else(|e| e.into_inner());
+        match problem {
+            Some(p) => problems.insert(job.to_owned(), p),
+            None => problems.remove(job),
+        };
+    }
+
+    pub fn problems(&self) -> BTreeMap<String, String> {
+        self.problems.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

@@ -3,8 +3,8 @@
 mod counters;
 mod summary;
 
-pub use counters::Counters;
-pub use summary::RunSummary;
+pub use counters::{Counters, SourceCounters};
+pub use summary::{RunSummary, SourceSummary};
 
 /// Starts logging to stderr. `RUST_LOG` wins over `default_level` when set.
 pub fn init(default_level: &str) {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Counters;
+use super::{Counters, SourceCounters};
 use crate::sink::parquet::LakeStats;
 
 /// What a run did, printed when it ends.
@@ -21,6 +21,65 @@ pub struct RunSummary {
     pub rows_by_table: BTreeMap<String, u64>,
     pub lake: LakeStats,
     pub lake_root: PathBuf,
+    /// What a live source did, for `run`.
+    pub source: Option<SourceSummary>,
+}
+
+/// The live source's part of the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSummary {
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub server_errors: u64,
+    pub malformed: u64,
+    pub token_refreshes: u64,
+    pub pulls: u64,
+    pub pulls_paused: u64,
+    pub pages: u64,
+    pub unchanged_playlists: u64,
+    pub gaps: u64,
+    /// The latest problem of each job that has one.
+    pub problems: BTreeMap<String, String>,
+}
+
+impl From<&SourceCounters> for SourceSummary {
+    fn from(c: &SourceCounters) -> Self {
+        Self {
+            requests: Counters::get(&c.requests),
+            retries: Counters::get(&c.retries),
+            rate_limited: Counters::get(&c.rate_limited),
+            server_errors: Counters::get(&c.server_errors),
+            malformed: Counters::get(&c.malformed),
+            token_refreshes: Counters::get(&c.token_refreshes),
+            pulls: Counters::get(&c.pulls),
+            pulls_paused: Counters::get(&c.pulls_paused),
+            pages: Counters::get(&c.pages),
+            unchanged_playlists: Counters::get(&c.unchanged_playlists),
+            gaps: Counters::get(&c.gaps),
+            problems: c.problems(),
+        }
+    }
+}
+
+impl fmt::Display for SourceSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "  spotify          {} requests, {} pulls ({} paused), {} pages",
+            self.requests, self.pulls, self.pulls_paused, self.pages
+        )?;
+        writeln!(
+            f,
+            "    retries {}, rate-limited {}, server errors {}, malformed bodies {}, token refreshes {}",
+            self.retries, self.rate_limited, self.server_errors, self.malformed, self.token_refreshes
+        )?;
+        writeln!(f, "    unchanged playlists skipped {}, possible play gaps {}", self.unchanged_playlists, self.gaps)?;
+        for (job, problem) in &self.problems {
+            writeln!(f, "    {job}: {problem}")?;
+        }
+        Ok(())
+    }
 }
 
 impl RunSummary {
@@ -36,6 +95,7 @@ impl RunSummary {
             rows_by_table: counters.rows_by_table(),
             lake,
             lake_root,
+            source: None,
         }
     }
 
@@ -51,6 +111,9 @@ impl fmt::Display for RunSummary {
         writeln!(f, "tunestream run summary")?;
         writeln!(f, "  elapsed          {:.3} s", self.elapsed.as_secs_f64())?;
         writeln!(f, "  micro-batches    {}", self.batches)?;
+        if let Some(source) = &self.source {
+            write!(f, "{source}")?;
+        }
         writeln!(f, "  pages            {} ({:.0} pages/s)", self.pages, self.pages as f64 / secs)?;
         writeln!(f, "  input            {mb:.1} MB ({:.1} MB/s)", mb / secs)?;
         match &self.rejected_dir {

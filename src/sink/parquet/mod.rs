@@ -27,6 +27,8 @@ use parquet::file::properties::WriterProperties;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::SinkError;
+use super::checkpoint::Checkpointer;
+use crate::source::Checkpoint;
 use layout::HourPartition;
 
 /// One output table as the lake sees it: where it goes and which SQL produced it.
@@ -72,6 +74,8 @@ pub struct LakeWriter {
     open: BTreeMap<(String, HourPartition), OpenFile>,
     next_temp_id: u64,
     stats: LakeStats,
+    /// Set for live sources: files commit only together with the source state they cover.
+    checkpoints: Option<Checkpointer>,
 }
 
 impl LakeWriter {
@@ -93,7 +97,22 @@ impl LakeWriter {
             open: BTreeMap::new(),
             next_temp_id: std::process::id() as u64 * 1_000_000_007,
             stats: LakeStats::default(),
+            checkpoints: None,
         })
+    }
+
+    /// Commits files only at checkpoints, together with source state kept in `state_dir`,
+    /// first completing a checkpoint an earlier run was cut off in.
+    pub fn enable_checkpoints(&mut self, state_dir: &Path) -> Result<(), SinkError> {
+        self.checkpoints = Some(Checkpointer::recover(state_dir, &self.config.path, &mut self.stats)?);
+        Ok(())
+    }
+
+    /// Records the source state the next checkpoint saves (live sources only).
+    pub fn set_checkpoint(&mut self, checkpoint: Checkpoint) {
+        if let Some(c) = self.checkpoints.as_mut() {
+            c.set(checkpoint);
+        }
     }
 
     pub fn stats(&self) -> &LakeStats {
@@ -157,7 +176,9 @@ impl LakeWriter {
         Ok(())
     }
 
-    /// Commits every file opened at or before `now_micros - max_file_age`.
+    /// Commits every file opened at or before `now_micros - max_file_age`. With checkpoints,
+    /// an aged file commits every open file and the state with it, and with no file open the
+    /// latest state is saved at once.
     pub fn roll_aged(&mut self, now_micros: i64) -> Result<(), SinkError> {
         let max_age = self.config.max_file_age.as_micros() as i64;
         let aged: Vec<_> = self
@@ -166,14 +187,28 @@ impl LakeWriter {
             .filter(|(_, f)| now_micros.saturating_sub(f.opened_at_micros) >= max_age)
             .map(|(k, _)| k.clone())
             .collect();
-        aged.iter().try_for_each(|key| self.commit(key))
+        if self.checkpoints.is_none() {
+            return aged.iter().try_for_each(|key| self.commit(key));
+        }
+        if !aged.is_empty() || self.open.is_empty() {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
-    /// Commits every open file.
+    /// Commits every open file (and, with checkpoints, the latest state).
     pub fn finish(&mut self) -> Result<LakeStats, SinkError> {
+        self.checkpoint()?;
+        Ok(self.stats.clone())
+    }
+
+    fn checkpoint(&mut self) -> Result<(), SinkError> {
         let keys: Vec<_> = self.open.keys().cloned().collect();
         keys.iter().try_for_each(|key| self.commit(key))?;
-        Ok(self.stats.clone())
+        match self.checkpoints.as_mut() {
+            Some(c) => c.commit(&mut self.stats),
+            None => Ok(()),
+        }
     }
 
     fn open_file(&mut self, table: &str, hour: HourPartition, opened_at_micros: i64) -> Result<OpenFile, SinkError> {
@@ -206,6 +241,10 @@ impl LakeWriter {
         let bytes = written.metadata().map_err(io(&temp))?.len();
         drop(written);
         let target = file.dir.join(layout::file_name(file.opened_at_micros, file.digest.digest()));
+        if let Some(checkpoints) = self.checkpoints.as_mut() {
+            checkpoints.defer(temp, target, bytes);
+            return Ok(());
+        }
         if super::commit::commit_no_clobber(&temp, &target)? {
             self.stats.files_committed += 1;
             self.stats.bytes_committed += bytes;

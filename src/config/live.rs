@@ -1,0 +1,176 @@
+//! `[spotify]`, `[simulator]` and `[[jobs]]`: the live source's sections, their defaults, and
+//! their validation into the settings `run` uses.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::source::simulator::{AppMode, Faults, SimConfig};
+use crate::source::spotify::{Endpoints, RetryPolicy};
+
+/// `[spotify]`: which API to pull and how politely.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpotifySection {
+    /// Web API base URL (`https://api.spotify.com`). Unset: the built-in simulator.
+    pub api_url: Option<String>,
+    /// Accounts service base URL. Unset: `https://accounts.spotify.com` (or the simulator).
+    pub accounts_url: Option<String>,
+    /// The app's client id; the `SPOTIFY_CLIENT_ID` variable wins when set.
+    pub client_id: Option<String>,
+    /// The app's client secret; the `SPOTIFY_CLIENT_SECRET` variable wins when set.
+    pub client_secret: Option<String>,
+    /// Requests allowed per rolling 24 hours (development-mode apps get about 1,000).
+    pub daily_budget: u32,
+    /// Most requests per second.
+    pub requests_per_second: f64,
+    /// Retries of a request after a 5xx, a timeout, a malformed body or a short 429.
+    pub max_retries: u32,
+    /// First backoff, doubled per retry, with jitter.
+    pub backoff_base_ms: u64,
+    /// Longest backoff.
+    pub backoff_max_ms: u64,
+    /// Longest `Retry-After` waited in place; a longer one pauses the account instead.
+    pub max_retry_after_secs: u64,
+    /// Timeout of one request.
+    pub request_timeout_secs: u64,
+    /// Port of the loopback redirect `http://127.0.0.1:PORT/callback` registered with the app.
+    pub redirect_port: u16,
+}
+
+impl Default for SpotifySection {
+    fn default() -> Self {
+        Self {
+            api_url: None,
+            accounts_url: None,
+            client_id: None,
+            client_secret: None,
+            daily_budget: 1000,
+            requests_per_second: 2.0,
+            max_retries: 4,
+            backoff_base_ms: 500,
+            backoff_max_ms: 30_000,
+            max_retry_after_secs: 60,
+            request_timeout_secs: 20,
+            redirect_port: 8888,
+        }
+    }
+}
+
+/// `[simulator]`: the built-in Spotify simulator used when `spotify.api_url` is unset.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorSection {
+    /// `development` (2026 development-mode shapes) or `extended` (extended quota).
+    pub mode: AppMode,
+    /// Seed of the catalog: the same seed serves the same world.
+    pub seed: u64,
+    /// Artists in the catalog (3 albums of 8 tracks each).
+    pub artists: usize,
+    /// Simulated users' ids.
+    pub users: Vec<String>,
+    /// Playlists each user owns.
+    pub playlists_per_user: usize,
+    /// Plays per minute per user.
+    pub plays_per_minute: f64,
+    /// Seconds between automatic edits of each playlist.
+    pub playlist_change_every_secs: u64,
+    /// Latest plays recently-played can reach (Spotify: 50).
+    pub history_limit: usize,
+    /// Port for `tunestream sim` (0: any free port).
+    pub port: u16,
+    /// Injected faults, all off by default.
+    pub faults: Faults,
+}
+
+impl Default for SimulatorSection {
+    fn default() -> Self {
+        let sim = SimConfig::default();
+        Self {
+            mode: sim.mode,
+            seed: sim.seed,
+            artists: sim.artists,
+            users: sim.users,
+            playlists_per_user: sim.playlists_per_user,
+            plays_per_minute: sim.plays_per_minute,
+            playlist_change_every_secs: sim.playlist_change_every_secs,
+            history_limit: sim.history_limit,
+            port: 0,
+            faults: sim.faults,
+        }
+    }
+}
+
+/// The validated `[spotify]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpotifySettings {
+    /// `None`: start the in-process simulator.
+    pub endpoints: Option<Endpoints>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub daily_budget: u32,
+    pub requests_per_second: f64,
+    pub policy: RetryPolicy,
+    pub redirect_port: u16,
+}
+
+impl SpotifySection {
+    pub fn validate(self, problems: &mut Vec<String>) -> SpotifySettings {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if self.daily_budget == 0 {
+            problems.push("spotify.daily_budget must be at least 1".into());
+        }
+        if !(self.requests_per_second > 0.0) {
+            problems.push(format!("spotify.requests_per_second is {}; it must be above 0", self.requests_per_second));
+        }
+        for (name, url) in [("spotify.api_url", &self.api_url), ("spotify.accounts_url", &self.accounts_url)] {
+            if let Some(url) = url
+                && url::Url::parse(url).is_err()
+            {
+                problems.push(format!("{name} `{url}` is not a URL"));
+            }
+        }
+        let endpoints = self
+            .api_url
+            .map(|api| Endpoints { api, accounts: self.accounts_url.unwrap_or_else(|| Endpoints::spotify().accounts) });
+        SpotifySettings {
+            endpoints,
+            client_id: env("SPOTIFY_CLIENT_ID").or(self.client_id),
+            client_secret: env("SPOTIFY_CLIENT_SECRET").or(self.client_secret),
+            daily_budget: self.daily_budget,
+            requests_per_second: self.requests_per_second,
+            policy: RetryPolicy {
+                max_retries: self.max_retries,
+                backoff_base: Duration::from_millis(self.backoff_base_ms),
+                backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_base_ms)),
+                max_retry_after: Duration::from_secs(self.max_retry_after_secs),
+                timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            },
+            redirect_port: self.redirect_port,
+        }
+    }
+}
+
+impl SimulatorSection {
+    pub fn validate(self, problems: &mut Vec<String>) -> (SimConfig, u16) {
+        if self.users.is_empty() {
+            problems.push("simulator.users is empty".into());
+        }
+        if !(self.plays_per_minute > 0.0) {
+            problems.push("simulator.plays_per_minute must be above 0".into());
+        }
+        let sim = SimConfig {
+            mode: self.mode,
+            seed: self.seed,
+            artists: self.artists,
+            users: self.users,
+            playlists_per_user: self.playlists_per_user,
+            plays_per_minute: self.plays_per_minute,
+            playlist_change_every_secs: self.playlist_change_every_secs,
+            history_limit: self.history_limit.max(1),
+            faults: self.faults,
+            ..SimConfig::default()
+        };
+        (sim, self.port)
+    }
+}

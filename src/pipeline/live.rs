@@ -1,0 +1,62 @@
+//! `tunestream run`: live pulls through the pipeline, from the real API or the in-process
+//! simulator, after checking the jobs' request plan against the daily budget.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::config::{ConfigError, Settings};
+use crate::source::simulator::Simulator;
+use crate::source::spotify::{Endpoints, LiveConfig, jobs::plan_table};
+use crate::source::{SourceConfig, SourceError};
+use crate::telemetry::RunSummary;
+
+/// The request plan of the configured jobs, and whether it fits the budget.
+pub fn plan(settings: &Settings) -> (String, bool) {
+    let (table, total) = plan_table(&settings.jobs, settings.spotify.daily_budget);
+    (table, total <= u64::from(settings.spotify.daily_budget))
+}
+
+/// Pulls the configured jobs until `cancel` fires, then drains and commits everything.
+/// `force` runs a plan that exceeds the daily budget.
+pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToken) -> Result<RunSummary, Error> {
+    if settings.jobs.is_empty() {
+        return Err(ConfigError::Invalid(vec!["no [[jobs]] configured: `run` has nothing to pull".into()]).into());
+    }
+    let (table, fits) = plan(settings);
+    if !fits && !force {
+        return Err(SourceError::OverBudget(table).into());
+    }
+    let spotify = &settings.spotify;
+    let (simulator, endpoints, client_id, client_secret) = match &spotify.endpoints {
+        Some(endpoints) => {
+            let Some(id) = spotify.client_id.clone() else {
+                let message = "spotify.client_id (or SPOTIFY_CLIENT_ID) is required with spotify.api_url".to_owned();
+                return Err(ConfigError::Invalid(vec![message]).into());
+            };
+            (None, endpoints.clone(), id, spotify.client_secret.clone())
+        }
+        None => {
+            let sim = Simulator::start(settings.simulator.clone(), 0).await.map_err(SourceError::Simulator)?;
+            let endpoints = Endpoints { api: sim.base_url(), accounts: sim.base_url() };
+            let (id, secret) = (settings.simulator.client_id.clone(), settings.simulator.client_secret.clone());
+            (Some(sim), endpoints, id, Some(secret))
+        }
+    };
+    let live = LiveConfig {
+        endpoints,
+        client_id,
+        client_secret,
+        policy: spotify.policy,
+        requests_per_second: spotify.requests_per_second,
+        daily_budget: spotify.daily_budget,
+        state_dir: settings.state_dir.clone(),
+        jobs: settings.jobs.clone(),
+        auto_login: simulator.is_some(),
+    };
+    tracing::info!(jobs = live.jobs.len(), api = %live.endpoints.api, "starting live pulls");
+    let result = super::run(settings, SourceConfig::Spotify(Box::new(live)), cancel).await;
+    if let Some(sim) = simulator {
+        sim.stop().await;
+    }
+    result
+}

@@ -1,0 +1,197 @@
+//! The built-in Spotify simulator: a Spotify-compatible Web API and accounts service on
+//! 127.0.0.1, serving a seeded catalog that evolves over time, with switchable faults.
+//!
+//! It runs in-process as the default source of `tunestream run`, or alone as `tunestream sim`.
+//! Tests read its ground truth (which plays happened, what each playlist holds) through
+//! [`Simulator::truth`] or `GET /_sim/truth/...`.
+
+mod accounts;
+mod api;
+pub mod catalog;
+mod render;
+mod server;
+
+pub use render::AppMode;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use catalog::{Catalog, WorldShape};
+
+/// Faults the simulator injects, each off by default. "Every N" counts `/v1` requests.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Every Nth request gets a 429 with `Retry-After: rate_limit_retry_after_secs`.
+    pub rate_limit_every: u64,
+    /// Seconds announced by rate-limit 429s.
+    pub rate_limit_retry_after_secs: u64,
+    /// After this many requests, every request gets a 429 with `"reason":"QUOTA_EXCEEDED"`.
+    pub quota_exceeded_after: u64,
+    /// Seconds announced by quota 429s (Spotify announces hours).
+    pub quota_retry_after_secs: u64,
+    /// Every Nth request gets a 5xx.
+    pub server_error_every: u64,
+    /// Every Nth request is answered only after `slow_ms` milliseconds.
+    pub slow_every: u64,
+    pub slow_ms: u64,
+    /// Every Nth request gets a 200 with a truncated JSON body.
+    pub malformed_every: u64,
+    /// Every Nth request finds its access token expired (401) until the token is replaced.
+    pub expire_token_every: u64,
+    /// Every refresh-token grant fails with `invalid_grant`, as after a revoked consent.
+    pub revoke_refresh_tokens: bool,
+    /// A playlist read past its first page sees the playlist edited once (a new snapshot).
+    pub edit_during_read: bool,
+}
+
+/// What the simulator serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    pub mode: AppMode,
+    pub seed: u64,
+    pub artists: usize,
+    pub users: Vec<String>,
+    pub playlists_per_user: usize,
+    /// Plays per minute for each user.
+    pub plays_per_minute: f64,
+    pub playlist_change_every_secs: u64,
+    /// How many of a user's latest plays recently-played can reach (Spotify: 50).
+    pub history_limit: usize,
+    pub access_token_ttl_secs: u64,
+    pub client_id: String,
+    pub client_secret: String,
+    pub faults: Faults,
+}
+
+/// The client id and secret the simulator accepts unless configured otherwise.
+pub const SIM_CLIENT_ID: &str = "tunestream-sim";
+pub const SIM_CLIENT_SECRET: &str = "tunestream-sim-secret";
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            mode: AppMode::Development,
+            seed: 7,
+            artists: 40,
+            users: vec!["alice".into(), "bob".into()],
+            playlists_per_user: 3,
+            plays_per_minute: 12.0,
+            playlist_change_every_secs: 30,
+            history_limit: 50,
+            access_token_ttl_secs: 3600,
+            client_id: SIM_CLIENT_ID.into(),
+            client_secret: SIM_CLIENT_SECRET.into(),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// A running simulator. Dropping the handle does not stop it; call [`Simulator::stop`].
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<server::SimState>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// One play as the simulator recorded it: the ground truth for plays in the lake.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct TruthPlay {
+    pub user_id: String,
+    pub played_at_ms: i64,
+    pub track_id: String,
+}
+
+/// What a playlist holds right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TruthPlaylist {
+    pub playlist_id: String,
+    pub snapshot_id: String,
+    /// URI of every entry in order; `None` for null entries.
+    pub uris: Vec<Option<String>>,
+}
+
+impl Simulator {
+    /// Starts serving on `127.0.0.1:port` (0 picks a free port).
+    pub async fn start(config: SimConfig, port: u16) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let world = WorldShape {
+            seed: config.seed,
+            artists: config.artists.max(2),
+            users: config.users.clone(),
+            playlists_per_user: config.playlists_per_user.max(1),
+            plays_per_minute: config.plays_per_minute,
+            playlist_change_every_secs: config.playlist_change_every_secs.max(1),
+            // Whole minutes, so two simulators started in the same minute serve the same world.
+            epoch_ms: now_ms - now_ms.rem_euclid(60_000),
+        };
+        let state = Arc::new(server::SimState::new(Catalog::generate(world), config, format!("http://{addr}")));
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(server::serve(listener, state.clone(), cancel.clone()));
+        tracing::info!(url = %format!("http://{addr}"), "Spotify simulator listening");
+        Ok(Self { addr, state, cancel, task })
+    }
+
+    /// `http://127.0.0.1:PORT`: the Web API is under `/v1`, the accounts service at the root.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Replaces the active faults.
+    pub fn set_faults(&self, faults: Faults) {
+        self.state.set_faults(faults);
+    }
+
+    /// `/v1` requests served so far.
+    pub fn requests(&self) -> u64 {
+        self.state.requests()
+    }
+
+    /// The ground truth the simulator serves from.
+    pub fn truth(&self) -> Truth<'_> {
+        Truth { state: &self.state }
+    }
+
+    /// Stops serving and waits for the server to finish.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Read access to the simulator's ground truth.
+pub struct Truth<'a> {
+    state: &'a server::SimState,
+}
+
+impl Truth<'_> {
+    /// Every play of every user up to now, oldest first.
+    pub fn plays(&self) -> Vec<TruthPlay> {
+        self.state.truth_plays(chrono::Utc::now().timestamp_millis())
+    }
+
+    /// Every playlist owned by a simulated user, as it is now.
+    pub fn playlists(&self) -> Vec<TruthPlaylist> {
+        self.state.truth_playlists(chrono::Utc::now().timestamp_millis())
+    }
+
+    /// The users' ids.
+    pub fn users(&self) -> Vec<String> {
+        self.state.catalog.users.iter().map(|u| u.id.clone()).collect()
+    }
+
+    /// Ids of the catalog's first `n` artists.
+    pub fn artist_ids(&self, n: usize) -> Vec<String> {
+        self.state.catalog.artists.iter().take(n).map(|a| a.id.clone()).collect()
+    }
+}

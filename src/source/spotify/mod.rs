@@ -1,0 +1,140 @@
+//! Live pulls from the Spotify Web API (or the built-in simulator): authorization, pacing and
+//! the error policy ([`client`]), jobs and their request plan ([`jobs`]), one pull per job
+//! ([`pulls`]) and the scheduler that turns pulls into micro-batches ([`scheduler`]).
+//!
+//! Source state lives in the state directory: `tokens.json` (0600), `account.json` (budget
+//! and circuit) and `checkpoint.json` (cursors and snapshots, written by the sink together with
+//! the data they cover, so a restart resumes with no gap and no duplicate).
+
+pub mod auth;
+pub mod client;
+pub mod jobs;
+mod limiter;
+pub mod login;
+pub mod pulls;
+mod scheduler;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::source::{BatchLimits, PageBatch, SourceError};
+use crate::telemetry::SourceCounters;
+pub use client::{Endpoints, RetryPolicy};
+pub use jobs::JobConfig;
+
+/// The checkpoint file the sink writes once the data it covers is committed.
+pub const CHECKPOINT_FILE: &str = "checkpoint.json";
+
+/// Everything a live source needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveConfig {
+    pub endpoints: Endpoints,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub policy: RetryPolicy,
+    pub requests_per_second: f64,
+    pub daily_budget: u32,
+    pub state_dir: PathBuf,
+    pub jobs: Vec<JobConfig>,
+    /// Log in users without tokens by following the authorize URL (the simulator only).
+    pub auto_login: bool,
+}
+
+/// Builds the client for `config`, with its persisted tokens, budget and circuit.
+pub fn connect(
+    config: &LiveConfig,
+    counters: Arc<SourceCounters>,
+    cancel: CancellationToken,
+) -> Result<client::Client, SourceError> {
+    let state = state::StateDir::open(&config.state_dir)?;
+    let tokens = auth::TokenBook::load(state.clone())?;
+    let limiter = limiter::Limiter::load(state, config.requests_per_second, config.daily_budget)?;
+    client::Client::new(
+        config.endpoints.clone(),
+        config.client_id.clone(),
+        config.client_secret.clone(),
+        config.policy,
+        tokens,
+        limiter,
+        counters,
+        cancel,
+    )
+    .map_err(|e| SourceError::Client(e.to_string()))
+}
+
+/// Logs in every user the jobs need who has no usable tokens, by following the authorize URL
+/// itself: only for the simulator, which approves at once.
+pub async fn log_in_simulated_users(client: &client::Client, jobs: &[JobConfig]) -> Result<(), SourceError> {
+    let mut users: Vec<&str> = jobs.iter().filter_map(JobConfig::user).collect();
+    users.sort_unstable();
+    users.dedup();
+    for user in users {
+        if client.tokens.lock().await.login_problem(user).is_none() {
+            continue;
+        }
+        let redirect = login::Redirect::bind(0).await?;
+        let http = client.http().clone();
+        let logged_in = login::login(client, redirect, Some(user), move |url| async move {
+            if let Err(e) = http.get(url).send().await {
+                tracing::warn!("following the simulator's authorize URL failed: {e}");
+            }
+        })
+        .await?;
+        tracing::info!(user = logged_in, "logged in to the simulator");
+    }
+    Ok(())
+}
+
+/// Runs the jobs until `cancel` fires, sending micro-batches of enveloped pages to `tx`.
+pub async fn run_source(
+    client: Arc<client::Client>,
+    config: &LiveConfig,
+    limits: BatchLimits,
+    tx: mpsc::Sender<PageBatch>,
+    cancel: CancellationToken,
+) -> Result<(), SourceError> {
+    let state_dir = state::StateDir::open(&config.state_dir)?;
+    let pull_state: pulls::PullState = state_dir.read(CHECKPOINT_FILE)?;
+    let scheduler =
+        scheduler::Scheduler::new(client, config.jobs.clone(), pull_state, state_dir.path(CHECKPOINT_FILE), limits);
+    scheduler.run(tx, cancel).await;
+    Ok(())
+}
+
+/// `tunestream auth login`: prints the authorize URL, waits for the loopback redirect and stores
+/// the tokens. Returns the user id.
+pub async fn login_interactive(
+    settings: &crate::config::Settings,
+    user: Option<&str>,
+    port: Option<u16>,
+) -> Result<String, SourceError> {
+    let spotify = &settings.spotify;
+    let endpoints = spotify.endpoints.clone().unwrap_or_else(Endpoints::spotify);
+    let client_id = spotify
+        .client_id
+        .clone()
+        .ok_or_else(|| SourceError::Client("set SPOTIFY_CLIENT_ID (or spotify.client_id) to log in".into()))?;
+    let config = LiveConfig {
+        endpoints,
+        client_id,
+        client_secret: spotify.client_secret.clone(),
+        policy: spotify.policy,
+        requests_per_second: spotify.requests_per_second,
+        daily_budget: spotify.daily_budget,
+        state_dir: settings.state_dir.clone(),
+        jobs: Vec::new(),
+        auto_login: false,
+    };
+    let client = connect(&config, Arc::default(), CancellationToken::new())?;
+    let redirect = login::Redirect::bind(port.unwrap_or(spotify.redirect_port)).await?;
+    println!("Register {} as a redirect URI of your Spotify app, then open:", redirect.uri());
+    let user = login::login(&client, redirect, user, |url| async move {
+        println!("\n  {url}\n\nWaiting for the redirect...");
+    })
+    .await?;
+    Ok(user)
+}

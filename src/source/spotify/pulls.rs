@@ -1,0 +1,310 @@
+//! One pull of each job kind: the requests, pagination, snapshot and cursor rules, and the
+//! raw pages they yield. A target's state changes only after all its pages are collected.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::client::{Auth, Client, Fetched, PullError};
+use super::jobs::JobConfig;
+use crate::decode::Kind;
+
+/// Source state that must advance together with the lake: saved in the sink's checkpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PullState {
+    /// Per user, the newest `played_at` (epoch ms) already pulled.
+    pub played_cursor: BTreeMap<String, i64>,
+    /// Per playlist, the snapshot last read in full.
+    pub snapshots: BTreeMap<String, String>,
+}
+
+/// One raw page, with the envelope tunestream writes around every response.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub kind: Kind,
+    pub url: String,
+    pub fetched_at: DateTime<Utc>,
+    pub user_id: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub body: Value,
+}
+
+impl Page {
+    fn new(kind: Kind, fetched: Fetched, user_id: Option<&str>, snapshot_id: Option<&str>) -> Self {
+        Self {
+            kind,
+            url: fetched.url,
+            fetched_at: fetched.fetched_at,
+            user_id: user_id.map(str::to_owned),
+            snapshot_id: snapshot_id.map(str::to_owned),
+            body: fetched.body,
+        }
+    }
+
+    /// The envelope as one NDJSON line (no trailing newline), as replay reads it back.
+    pub fn to_line(&self) -> Vec<u8> {
+        let envelope = json!({
+            "kind": self.kind.name(),
+            "url": self.url,
+            "fetched_at": self.fetched_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            "user_id": self.user_id,
+            "snapshot_id": self.snapshot_id,
+            "body": self.body,
+        });
+        envelope.to_string().into_bytes()
+    }
+}
+
+/// What a pull noticed that the user should hear about.
+#[derive(Debug, Default)]
+pub struct PullReport {
+    /// Targets skipped for good reasons (403/404), with the reason.
+    pub skipped: Vec<String>,
+    /// Targets that failed this time and will be retried next pull.
+    pub failed: Vec<String>,
+    pub unchanged_playlists: u64,
+    pub gaps: u64,
+}
+
+/// Errors that end a whole pull (the circuit, the budget, shutdown, a user's login, state I/O);
+/// anything else is per target and goes to the report.
+fn ends_pull(e: &PullError) -> bool {
+    e.is_pause() || matches!(e, PullError::NeedsLogin { .. } | PullError::State(_))
+}
+
+/// Files a per-target failure in the report, or passes on an error that ends the pull.
+fn per_target(result: Result<(), PullError>, target: &str, report: &mut PullReport) -> Result<(), PullError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if ends_pull(&e) => Err(e),
+        Err(e @ PullError::Unavailable { .. }) => {
+            tracing::warn!("skipping {target}: {e}");
+            report.skipped.push(format!("{target}: {e}"));
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("{target} failed this pull: {e}");
+            report.failed.push(format!("{target}: {e}"));
+            Ok(())
+        }
+    }
+}
+
+/// Runs one pull of `job`, appending pages to `out` and advancing `state` per finished target.
+pub async fn pull(
+    client: &Client,
+    job: &JobConfig,
+    state: &mut PullState,
+    out: &mut Vec<Page>,
+) -> Result<PullReport, PullError> {
+    let mut report = PullReport::default();
+    match job {
+        JobConfig::Playlists { ids, .. } => {
+            for id in ids {
+                let r = playlist(client, &Auth::App, id, None, state, out, &mut report).await;
+                per_target(r, &format!("playlist {id}"), &mut report)?;
+            }
+        }
+        JobConfig::UserPlaylists { user, .. } => {
+            let auth = Auth::User(user.clone());
+            let mut url = Some(client.endpoints.v1("me/playlists?limit=50"));
+            let mut listed = Vec::new();
+            while let Some(next) = url {
+                let fetched = client.get(&auth, &next).await?;
+                url = fetched.body["next"].as_str().map(str::to_owned);
+                for p in fetched.body["items"].as_array().into_iter().flatten() {
+                    if p["owner"]["id"].as_str() == Some(user.as_str())
+                        && let Some(id) = p["id"].as_str()
+                    {
+                        listed.push((id.to_owned(), p["snapshot_id"].as_str().map(str::to_owned)));
+                    }
+                }
+            }
+            for (id, listed_snapshot) in listed {
+                let r = playlist(client, &auth, &id, listed_snapshot.as_deref(), state, out, &mut report).await;
+                per_target(r, &format!("playlist {id}"), &mut report)?;
+            }
+        }
+        JobConfig::Artists { ids, albums, .. } => {
+            for id in ids {
+                let r = artist(client, id, *albums, out).await;
+                per_target(r, &format!("artist {id}"), &mut report)?;
+            }
+        }
+        JobConfig::RecentlyPlayed { user, .. } => recently_played(client, user, state, out, &mut report).await?,
+        JobConfig::Search { queries, types, .. } => {
+            for q in queries {
+                let url = url::form_urlencoded::Serializer::new(client.endpoints.v1("search?"))
+                    .append_pair("q", q)
+                    .append_pair("type", &types.join(","))
+                    .append_pair("limit", "10")
+                    .finish();
+                let r = async {
+                    out.push(Page::new(Kind::Search, client.get(&Auth::App, &url).await?, None, None));
+                    Ok(())
+                }
+                .await;
+                per_target(r, &format!("search {q:?}"), &mut report)?;
+            }
+        }
+        JobConfig::FollowedArtists { user, .. } => {
+            let auth = Auth::User(user.clone());
+            let mut url = Some(client.endpoints.v1("me/following?type=artist&limit=50"));
+            while let Some(next) = url {
+                let fetched = client.get(&auth, &next).await?;
+                url = fetched.body["artists"]["next"].as_str().map(str::to_owned);
+                out.push(Page::new(Kind::FollowedArtists, fetched, Some(user), None));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// How often a playlist read starts over because the playlist changed while it was read.
+const MAX_SNAPSHOT_RETRIES: usize = 3;
+
+/// Reads one playlist against one snapshot: the object (with its first entries), the further
+/// entry pages, then a re-check of the snapshot; starts over if it changed mid-read.
+async fn playlist(
+    client: &Client,
+    auth: &Auth,
+    id: &str,
+    listed_snapshot: Option<&str>,
+    state: &mut PullState,
+    out: &mut Vec<Page>,
+    report: &mut PullReport,
+) -> Result<(), PullError> {
+    let known = state.snapshots.get(id).cloned();
+    if listed_snapshot.is_some() && listed_snapshot == known.as_deref() {
+        report.unchanged_playlists += 1;
+        return Ok(());
+    }
+    let object_url = client.endpoints.v1(&format!("playlists/{id}"));
+    for _ in 0..MAX_SNAPSHOT_RETRIES {
+        let object = client.get(auth, &object_url).await?;
+        let snapshot = object.body["snapshot_id"].as_str().unwrap_or_default().to_owned();
+        if known.as_deref() == Some(snapshot.as_str()) {
+            report.unchanged_playlists += 1;
+            return Ok(());
+        }
+        let mut pages = Vec::new();
+        // Development-mode apps get the entries under `items`, extended-quota apps under `tracks`.
+        let embedded = ["items", "tracks"].into_iter().map(|k| &object.body[k]).find(|v| v.is_object()).cloned();
+        let mut next = match &embedded {
+            Some(paging) if paging["items"].is_array() => {
+                let first = Fetched {
+                    url: paging["href"].as_str().unwrap_or(&object.url).to_owned(),
+                    fetched_at: object.fetched_at,
+                    body: paging.clone(),
+                };
+                let next = paging["next"].as_str().map(str::to_owned);
+                pages.push(Page::new(Kind::PlaylistItems, first, None, Some(&snapshot)));
+                next
+            }
+            _ => Some(client.endpoints.v1(&format!("playlists/{id}/items?limit=50&offset=0"))),
+        };
+        let read_more = next.is_some();
+        while let Some(url) = next {
+            let fetched = client.get(auth, &url).await?;
+            next = fetched.body["next"].as_str().map(str::to_owned);
+            pages.push(Page::new(Kind::PlaylistItems, fetched, None, Some(&snapshot)));
+        }
+        if read_more {
+            let check = client.get(auth, &format!("{object_url}?fields=snapshot_id")).await?;
+            if check.body["snapshot_id"].as_str() != Some(snapshot.as_str()) {
+                tracing::info!(playlist = id, "playlist changed while it was read; reading it again");
+                continue;
+            }
+        }
+        out.push(Page::new(Kind::Playlist, object, None, Some(&snapshot)));
+        out.extend(pages);
+        state.snapshots.insert(id.to_owned(), snapshot);
+        return Ok(());
+    }
+    Err(PullError::Transient {
+        url: object_url,
+        attempts: MAX_SNAPSHOT_RETRIES as u32,
+        message: "the playlist changed during every read; it is read again next pull".into(),
+    })
+}
+
+async fn artist(client: &Client, id: &str, albums: bool, out: &mut Vec<Page>) -> Result<(), PullError> {
+    let mut pages = vec![Page::new(
+        Kind::Artist,
+        client.get(&Auth::App, &client.endpoints.v1(&format!("artists/{id}"))).await?,
+        None,
+        None,
+    )];
+    let mut next = albums.then(|| client.endpoints.v1(&format!("artists/{id}/albums?limit=50&offset=0")));
+    while let Some(url) = next {
+        let fetched = client.get(&Auth::App, &url).await?;
+        next = fetched.body["next"].as_str().map(str::to_owned);
+        pages.push(Page::new(Kind::ArtistAlbums, fetched, None, None));
+    }
+    out.extend(pages);
+    Ok(())
+}
+
+fn played_at_ms(item: &Value) -> Option<i64> {
+    DateTime::parse_from_rfc3339(item["played_at"].as_str()?).ok().map(|t| t.timestamp_millis())
+}
+
+/// Spotify's largest recently-played page.
+const PLAYS_PER_PAGE: usize = 50;
+
+/// Pulls plays newer than the user's cursor. Items at or before the cursor, and repeats within
+/// the pull, are dropped (dedupe on user and `played_at`). When a full page arrives and paging
+/// back never reaches the cursor, plays may have been missed: that is logged and counted.
+async fn recently_played(
+    client: &Client,
+    user: &str,
+    state: &mut PullState,
+    out: &mut Vec<Page>,
+    report: &mut PullReport,
+) -> Result<(), PullError> {
+    let auth = Auth::User(user.to_owned());
+    let cursor = state.played_cursor.get(user).copied();
+    let mut url = Some(match cursor {
+        Some(after) => client.endpoints.v1(&format!("me/player/recently-played?limit={PLAYS_PER_PAGE}&after={after}")),
+        None => client.endpoints.v1(&format!("me/player/recently-played?limit={PLAYS_PER_PAGE}")),
+    });
+    let mut seen = HashSet::new();
+    let mut newest = cursor;
+    let mut pages = Vec::new();
+    let mut overlapped = false;
+    let mut first_page_full = None;
+    while let Some(next) = url.take() {
+        let mut fetched = client.get(&auth, &next).await?;
+        let items = fetched.body["items"].as_array().cloned().unwrap_or_default();
+        let full_page = items.len() >= PLAYS_PER_PAGE;
+        first_page_full.get_or_insert(full_page);
+        overlapped |= items.iter().any(|i| played_at_ms(i).is_some_and(|t| cursor.is_some_and(|c| t <= c)));
+        let fresh: Vec<Value> = items
+            .into_iter()
+            .filter(|i| played_at_ms(i).is_some_and(|t| cursor.is_none_or(|c| t > c) && seen.insert(t)))
+            .collect();
+        newest = fresh.iter().filter_map(played_at_ms).chain(newest).max();
+        if full_page && !overlapped {
+            url = fetched.body["next"].as_str().map(str::to_owned);
+        }
+        if !fresh.is_empty() {
+            fetched.body["items"] = Value::Array(fresh);
+            pages.push(Page::new(Kind::RecentlyPlayed, fetched, Some(user), None));
+        }
+    }
+    // A full first page means more plays than one page since the cursor: paging back must reach it.
+    if cursor.is_some() && first_page_full == Some(true) && !overlapped {
+        report.gaps += 1;
+        tracing::warn!(
+            user,
+            "recently played: a full page and no overlap with the last pull; plays may have been missed (pull more often)"
+        );
+    }
+    out.extend(pages);
+    if let Some(newest) = newest {
+        state.played_cursor.insert(user.to_owned(), newest);
+    }
+    Ok(())
+}
