@@ -1,0 +1,289 @@
+//! Live pulls over real HTTP against the built-in simulator: every fault mode, the PKCE login
+//! and refresh-token rotation, pagination and snapshots, plays against the simulator's truth.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tunestream::decode::Kind;
+use tunestream::source::simulator::{Faults, SIM_CLIENT_ID, SIM_CLIENT_SECRET, SimConfig, Simulator};
+use tunestream::source::spotify::client::{Auth, Client, PullError};
+use tunestream::source::spotify::pulls::{Page, PullState, pull};
+use tunestream::source::spotify::{self, Endpoints, JobConfig, LiveConfig, RetryPolicy};
+use tunestream::telemetry::{Counters, SourceCounters};
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(2),
+        timeout: Duration::from_secs(2),
+    }
+}
+
+fn live_config(sim: &Simulator, state: &Path, policy: RetryPolicy) -> LiveConfig {
+    LiveConfig {
+        endpoints: Endpoints { api: sim.base_url(), accounts: sim.base_url() },
+        client_id: SIM_CLIENT_ID.into(),
+        client_secret: Some(SIM_CLIENT_SECRET.into()),
+        policy,
+        requests_per_second: 1000.0,
+        daily_budget: 100_000,
+        state_dir: state.to_owned(),
+        jobs: Vec::new(),
+        auto_login: true,
+    }
+}
+
+async fn connect(sim: &Simulator, state: &Path, policy: RetryPolicy) -> (Client, Arc<SourceCounters>) {
+    let counters = Arc::new(SourceCounters::default());
+    let client = spotify::connect(&live_config(sim, state, policy), counters.clone(), CancellationToken::new()).unwrap();
+    (client, counters)
+}
+
+async fn logged_in(sim: &Simulator, state: &Path, user: &str) -> (Client, Arc<SourceCounters>) {
+    let (client, counters) = connect(sim, state, policy()).await;
+    let job = JobConfig::RecentlyPlayed { user: user.into(), every_secs: 1 };
+    spotify::log_in_simulated_users(&client, &[job]).await.unwrap();
+    (client, counters)
+}
+
+fn tokens(state: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(state.join("tokens.json")).unwrap()).unwrap()
+}
+
+async fn sim(config: SimConfig) -> Simulator {
+    Simulator::start(config, 0).await.unwrap()
+}
+
+fn artist_url(sim: &Simulator) -> String {
+    format!("{}/v1/artists/{}", sim.base_url(), sim.truth().artist_ids(1)[0])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_rate_limit_is_waited_out_and_the_request_succeeds() {
+    let faults = Faults { rate_limit_every: 1, rate_limit_retry_after_secs: 1, ..Faults::default() };
+    let sim = sim(SimConfig { faults, ..SimConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, counters) = connect(&sim, dir.path(), policy()).await;
+    let url = artist_url(&sim);
+    // Every request is limited: the client waits each Retry-After, then gives up, bounded.
+    let err = client.get(&Auth::App, &url).await.unwrap_err();
+    assert!(matches!(err, PullError::Transient { attempts: 4, .. }), "{err}");
+    assert_eq!(Counters::get(&counters.rate_limited), 4);
+    // Every second request is limited: one wait, then the page.
+    sim.set_faults(Faults { rate_limit_every: 2, rate_limit_retry_after_secs: 1, ..Faults::default() });
+    let before = sim.requests();
+    let fetched = client.get(&Auth::App, &url).await.unwrap();
+    assert_eq!(fetched.body["type"], "artist");
+    assert!(sim.requests() - before <= 2);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_exceeded_opens_a_persisted_circuit_and_nothing_more_is_sent() {
+    let faults = Faults { quota_exceeded_after: 1, quota_retry_after_secs: 4 * 3600, ..Faults::default() };
+    let sim = sim(SimConfig { faults, ..SimConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = connect(&sim, dir.path(), policy()).await;
+    let url = artist_url(&sim);
+    client.get(&Auth::App, &url).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = client.get(&Auth::App, &url).await.unwrap_err();
+    assert!(matches!(&err, PullError::CircuitOpen { reason, .. } if reason == "QUOTA_EXCEEDED"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60), "the client must not wait out a quota 429");
+    let sent = sim.requests();
+    assert!(matches!(client.get(&Auth::App, &url).await, Err(PullError::CircuitOpen { .. })));
+    assert_eq!(sim.requests(), sent, "no request may be sent while the circuit is open");
+
+    // A restart reads the deadline back and still sends nothing.
+    let (restarted, _) = connect(&sim, dir.path(), policy()).await;
+    let err = restarted.get(&Auth::App, &url).await.unwrap_err();
+    let PullError::CircuitOpen { until, .. } = err else { panic!("expected an open circuit, got {err}") };
+    let hours = (until - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((3.9..=4.0).contains(&hours), "circuit closes in {hours} h");
+    assert_eq!(sim.requests(), sent);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_slow_and_malformed_responses_are_retried_with_bounded_backoff() {
+    let sim = sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, counters) = connect(&sim, dir.path(), policy()).await;
+    let url = artist_url(&sim);
+    for (faults, counter) in [
+        (Faults { server_error_every: 2, ..Faults::default() }, &counters.server_errors),
+        (Faults { malformed_every: 2, ..Faults::default() }, &counters.malformed),
+    ] {
+        sim.set_faults(faults);
+        let before = Counters::get(counter);
+        for _ in 0..4 {
+            assert_eq!(client.get(&Auth::App, &url).await.unwrap().body["type"], "artist");
+        }
+        assert!(Counters::get(counter) > before);
+    }
+    // Slower than the timeout: every attempt times out, and the client stops after max_retries.
+    sim.set_faults(Faults { slow_every: 1, slow_ms: 2_500, ..Faults::default() });
+    let before = sim.requests();
+    let err = client.get(&Auth::App, &url).await.unwrap_err();
+    assert!(matches!(err, PullError::Transient { attempts: 4, .. }), "{err}");
+    assert_eq!(sim.requests() - before, 4);
+    // Every request failing ends in a bounded number of attempts too.
+    sim.set_faults(Faults { server_error_every: 1, ..Faults::default() });
+    let before = sim.requests();
+    assert!(matches!(client.get(&Auth::App, &url).await, Err(PullError::Transient { .. })));
+    assert_eq!(sim.requests() - before, 4);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkce_login_stores_private_tokens_and_an_expired_token_rotates_the_refresh_token() {
+    let sim = sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, counters) = logged_in(&sim, dir.path(), "bob").await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("tokens.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let first_refresh = tokens(dir.path())["users"]["bob"]["refresh_token"].as_str().unwrap().to_owned();
+    let me = format!("{}/v1/me", sim.base_url());
+    assert_eq!(client.get(&Auth::User("bob".into()), &me).await.unwrap().body["id"], "bob");
+
+    sim.set_faults(Faults { expire_token_every: 1, ..Faults::default() });
+    let _ = client.get(&Auth::User("bob".into()), &me).await;
+    sim.set_faults(Faults::default());
+    assert_eq!(client.get(&Auth::User("bob".into()), &me).await.unwrap().body["id"], "bob");
+    assert!(Counters::get(&counters.token_refreshes) >= 1);
+    let rotated = tokens(dir.path())["users"]["bob"]["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rotated, first_refresh, "the new refresh token must be persisted");
+
+    // The old refresh token is dead: a client that still held it must be refused.
+    let form = [("grant_type", "refresh_token"), ("refresh_token", first_refresh.as_str()), ("client_id", SIM_CLIENT_ID)];
+    let refused = reqwest::Client::new().post(format!("{}/api/token", sim.base_url())).form(&form).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_marks_the_user_for_a_new_login_and_stops_only_that_user() {
+    let sim = sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = logged_in(&sim, dir.path(), "alice").await;
+    sim.set_faults(Faults { expire_token_every: 1, revoke_refresh_tokens: true, ..Faults::default() });
+    let me = format!("{}/v1/me", sim.base_url());
+    let err = client.get(&Auth::User("alice".into()), &me).await.unwrap_err();
+    assert!(matches!(&err, PullError::NeedsLogin { user, .. } if user == "alice"), "{err}");
+    assert!(err.to_string().contains("tunestream auth login"), "{err}");
+    assert!(tokens(dir.path())["users"]["alice"]["needs_login"].as_str().unwrap().contains("invalid_grant"));
+    // App-token requests keep working.
+    sim.set_faults(Faults::default());
+    assert!(client.get(&Auth::App, &artist_url(&sim)).await.is_ok());
+    assert!(matches!(client.get(&Auth::User("alice".into()), &me).await, Err(PullError::NeedsLogin { .. })));
+    sim.stop().await;
+}
+
+fn entries_in(pages: &[Page]) -> usize {
+    pages.iter().filter(|p| p.kind == Kind::PlaylistItems).map(|p| p.body["items"].as_array().unwrap().len()).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_are_read_to_the_end_against_one_snapshot_and_skipped_while_unchanged() {
+    let sim = sim(SimConfig { playlist_change_every_secs: 3600, ..SimConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, counters) = logged_in(&sim, dir.path(), "alice").await;
+    let job = JobConfig::UserPlaylists { user: "alice".into(), every_secs: 60 };
+    let mut state = PullState::default();
+    let mut pages = Vec::new();
+    let report = pull(&client, &job, &mut state, &mut pages).await.unwrap();
+    assert!(report.failed.is_empty() && report.skipped.is_empty(), "{report:?}");
+    let truth: Vec<_> = sim.truth().playlists().into_iter().filter(|p| state.snapshots.contains_key(&p.playlist_id)).collect();
+    assert_eq!(truth.len(), 3);
+    assert_eq!(entries_in(&pages), truth.iter().map(|p| p.uris.len()).sum::<usize>(), "every entry, over every page");
+    let expected_pages: usize = truth.iter().map(|p| p.uris.len().div_ceil(50)).sum();
+    assert_eq!(pages.iter().filter(|p| p.kind == Kind::PlaylistItems).count(), expected_pages, "50 entries a page");
+    for p in &truth {
+        assert_eq!(state.snapshots[&p.playlist_id], p.snapshot_id);
+    }
+    assert!(pages.iter().all(|p| p.snapshot_id.is_some()));
+
+    // Nothing changed: one listing request, no playlist read.
+    let before = Counters::get(&counters.requests);
+    let mut again = Vec::new();
+    let report = pull(&client, &job, &mut state, &mut again).await.unwrap();
+    assert!(again.is_empty());
+    assert_eq!(report.unchanged_playlists, 3);
+    assert_eq!(Counters::get(&counters.requests) - before, 1);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playlist_edited_mid_read_is_read_again_and_forbidden_or_missing_ones_are_skipped() {
+    let faults = Faults { edit_during_read: true, ..Faults::default() };
+    let sim = sim(SimConfig { playlist_change_every_secs: 3600, faults, ..SimConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = connect(&sim, dir.path(), policy()).await;
+    let truth_before = sim.truth().playlists();
+    let big = truth_before.iter().find(|p| p.uris.len() > 50).expect("a playlist longer than one page");
+    let bob_private = truth_before.last().unwrap().playlist_id.clone();
+    let ids = vec![big.playlist_id.clone(), "37i9dQZF1DXcBWIGoYBM5M".into(), bob_private];
+    let job = JobConfig::Playlists { ids, every_secs: 60 };
+    let mut state = PullState::default();
+    let mut pages = Vec::new();
+    let report = pull(&client, &job, &mut state, &mut pages).await.unwrap();
+    let after = sim.truth().playlists().into_iter().find(|p| p.playlist_id == big.playlist_id).unwrap();
+    assert_ne!(after.snapshot_id, big.snapshot_id, "the fault edited the playlist");
+    assert_eq!(state.snapshots[&big.playlist_id], after.snapshot_id, "the read restarted on the new snapshot");
+    assert_eq!(entries_in(&pages), after.uris.len());
+    assert!(pages.iter().all(|p| p.snapshot_id.as_deref() == Some(after.snapshot_id.as_str())));
+    assert_eq!(report.skipped.len(), 2, "{report:?}");
+    assert!(report.skipped.iter().any(|s| s.contains("404")) && report.skipped.iter().any(|s| s.contains("403")));
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recently_played_resumes_from_its_cursor_without_duplicates_and_warns_of_gaps() {
+    let sim = sim(SimConfig { plays_per_minute: 600.0, history_limit: 50, ..SimConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = logged_in(&sim, dir.path(), "alice").await;
+    let job = JobConfig::RecentlyPlayed { user: "alice".into(), every_secs: 1 };
+    let mut state = PullState::default();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut pages = Vec::new();
+        let report = pull(&client, &job, &mut state, &mut pages).await.unwrap();
+        assert_eq!(report.gaps, 0);
+        for page in &pages {
+            assert_eq!(page.user_id.as_deref(), Some("alice"));
+            seen.extend(page.body["items"].as_array().unwrap().iter().map(|i| i["played_at"].as_str().unwrap().to_owned()));
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let mut seen: Vec<i64> =
+        seen.iter().map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp_millis()).collect();
+    let pulled = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), pulled, "no play is pulled twice");
+    assert!(pulled >= 50, "the first pull reaches back as far as Spotify keeps ({pulled})");
+    // From the oldest play the first pull reached up to the cursor, every play is there.
+    let cursor = state.played_cursor["alice"];
+    let truth: Vec<i64> = sim
+        .truth()
+        .plays()
+        .into_iter()
+        .filter(|p| p.user_id == "alice" && p.played_at_ms >= seen[0] && p.played_at_ms <= cursor)
+        .map(|p| p.played_at_ms)
+        .collect();
+    assert_eq!(seen, truth);
+
+    // 10 plays a second for 6 s is more than the 50 Spotify keeps: a gap is reported.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let report = pull(&client, &job, &mut state, &mut Vec::new()).await.unwrap();
+    assert_eq!(report.gaps, 1);
+    sim.stop().await;
+}
