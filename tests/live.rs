@@ -39,7 +39,8 @@ fn live_config(sim: &Simulator, state: &Path, policy: RetryPolicy) -> LiveConfig
 
 async fn connect(sim: &Simulator, state: &Path, policy: RetryPolicy) -> (Client, Arc<SourceCounters>) {
     let counters = Arc::new(SourceCounters::default());
-    let client = spotify::connect(&live_config(sim, state, policy), counters.clone(), CancellationToken::new()).unwrap();
+    let client =
+        spotify::connect(&live_config(sim, state, policy), counters.clone(), CancellationToken::new()).unwrap();
     (client, counters)
 }
 
@@ -163,8 +164,10 @@ async fn pkce_login_stores_private_tokens_and_an_expired_token_rotates_the_refre
     assert_ne!(rotated, first_refresh, "the new refresh token must be persisted");
 
     // The old refresh token is dead: a client that still held it must be refused.
-    let form = [("grant_type", "refresh_token"), ("refresh_token", first_refresh.as_str()), ("client_id", SIM_CLIENT_ID)];
-    let refused = reqwest::Client::new().post(format!("{}/api/token", sim.base_url())).form(&form).send().await.unwrap();
+    let form =
+        [("grant_type", "refresh_token"), ("refresh_token", first_refresh.as_str()), ("client_id", SIM_CLIENT_ID)];
+    let refused =
+        reqwest::Client::new().post(format!("{}/api/token", sim.base_url())).form(&form).send().await.unwrap();
     assert_eq!(refused.status(), 400);
     sim.stop().await;
 }
@@ -201,7 +204,8 @@ async fn playlists_are_read_to_the_end_against_one_snapshot_and_skipped_while_un
     let mut pages = Vec::new();
     let report = pull(&client, &job, &mut state, &mut pages).await.unwrap();
     assert!(report.failed.is_empty() && report.skipped.is_empty(), "{report:?}");
-    let truth: Vec<_> = sim.truth().playlists().into_iter().filter(|p| state.snapshots.contains_key(&p.playlist_id)).collect();
+    let truth: Vec<_> =
+        sim.truth().playlists().into_iter().filter(|p| state.snapshots.contains_key(&p.playlist_id)).collect();
     assert_eq!(truth.len(), 3);
     assert_eq!(entries_in(&pages), truth.iter().map(|p| p.uris.len()).sum::<usize>(), "every entry, over every page");
     let expected_pages: usize = truth.iter().map(|p| p.uris.len().div_ceil(50)).sum();
@@ -259,7 +263,9 @@ async fn recently_played_resumes_from_its_cursor_without_duplicates_and_warns_of
         assert_eq!(report.gaps, 0);
         for page in &pages {
             assert_eq!(page.user_id.as_deref(), Some("alice"));
-            seen.extend(page.body["items"].as_array().unwrap().iter().map(|i| i["played_at"].as_str().unwrap().to_owned()));
+            seen.extend(
+                page.body["items"].as_array().unwrap().iter().map(|i| i["played_at"].as_str().unwrap().to_owned()),
+            );
         }
         tokio::time::sleep(Duration::from_millis(1500)).await;
     }

@@ -120,7 +120,7 @@ impl SpotifySection {
         if self.daily_budget == 0 {
             problems.push("spotify.daily_budget must be at least 1".into());
         }
-        if !(self.requests_per_second > 0.0) {
+        if self.requests_per_second.is_nan() || self.requests_per_second <= 0.0 {
             problems.push(format!("spotify.requests_per_second is {}; it must be above 0", self.requests_per_second));
         }
         for (name, url) in [("spotify.api_url", &self.api_url), ("spotify.accounts_url", &self.accounts_url)] {
@@ -156,7 +156,7 @@ impl SimulatorSection {
         if self.users.is_empty() {
             problems.push("simulator.users is empty".into());
         }
-        if !(self.plays_per_minute > 0.0) {
+        if self.plays_per_minute.is_nan() || self.plays_per_minute <= 0.0 {
             problems.push("simulator.plays_per_minute must be above 0".into());
         }
         let sim = SimConfig {

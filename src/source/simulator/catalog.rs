@@ -210,8 +210,9 @@ impl Catalog {
                     1 => (format!("{year}-{:02}", 1 + h / 7 % 12), "month"),
                     _ => (format!("{year}-{:02}-{:02}", 1 + h / 7 % 12, 1 + h / 97 % 28), "day"),
                 };
-                let featured =
-                    (h % 5 == 0).then(|| (a + 1 + (h / 5) as usize % (artists.len() - 1).max(1)) % artists.len());
+                let featured = h
+                    .is_multiple_of(5)
+                    .then(|| (a + 1 + (h / 5) as usize % (artists.len() - 1).max(1)) % artists.len());
                 let album_artists: Vec<usize> = std::iter::once(a).chain(featured.filter(|&f| f != a)).collect();
                 let album_ix = albums.len();
                 let track_ixs: Vec<usize> = (0..TRACKS_PER_ALBUM)
@@ -411,8 +412,8 @@ impl Catalog {
     fn play(&self, u: usize, k: i64, first: i64) -> Play {
         let user = &self.users[u];
         let h = mix(self.shape.seed, &[14, u as u64, k as u64]);
-        let playlist =
-            (h % 3 == 0 && !user.playlists.is_empty()).then(|| user.playlists[(h / 3) as usize % user.playlists.len()]);
+        let playlist = (h.is_multiple_of(3) && !user.playlists.is_empty())
+            .then(|| user.playlists[(h / 3) as usize % user.playlists.len()]);
         Play {
             user: u,
             // Sub-period jitter keeps timestamps irregular but strictly increasing.

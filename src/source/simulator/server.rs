@@ -198,7 +198,7 @@ pub fn now_ms() -> i64 {
 }
 
 fn every(n: u64, every: u64) -> bool {
-    every > 0 && n % every == 0
+    every > 0 && n.is_multiple_of(every)
 }
 
 async fn inject_fault(state: &SimState, n: u64, request: &Request) -> Option<Response> {

@@ -1,0 +1,215 @@
+//! End to end: the built `tunestream run` against the simulator, killed mid-run and restarted,
+//! must leave every play exactly once in the lake; `plan` and the budget gate.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::TimestampMicrosecondType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tokio_util::sync::CancellationToken;
+use tunestream::source::simulator::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, SimConfig, Simulator};
+use tunestream::source::spotify::{self, Endpoints, JobConfig, LiveConfig, RetryPolicy};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tunestream");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn config_for(sim: &Simulator, dir: &Path, budget: u32) -> PathBuf {
+    let text = format!(
+        r#"state_dir = "{state}"
+[spotify]
+api_url = "{url}"
+accounts_url = "{url}"
+client_id = "{SIM_CLIENT_ID}"
+client_secret = "{SIM_CLIENT_SECRET}"
+daily_budget = {budget}
+requests_per_second = 100
+[lake]
+path = "{lake}"
+max_file_age_secs = 2
+[[jobs]]
+type = "recently_played"
+user = "alice"
+every_secs = 1
+[[jobs]]
+type = "recently_played"
+user = "bob"
+every_secs = 1
+"#,
+        state = dir.join("state").display(),
+        lake = dir.join("lake").display(),
+        url = sim.base_url(),
+    );
+    let path = dir.join("tunestream.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Logs the simulated users in, as `tunestream auth login` would, into the run's state dir.
+async fn log_in(sim: &Simulator, dir: &Path) {
+    let config = LiveConfig {
+        endpoints: Endpoints { api: sim.base_url(), accounts: sim.base_url() },
+        client_id: SIM_CLIENT_ID.into(),
+        client_secret: Some(SIM_CLIENT_SECRET.into()),
+        policy: RetryPolicy {
+            max_retries: 2,
+            backoff_base: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(10),
+            max_retry_after: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+        },
+        requests_per_second: 100.0,
+        daily_budget: 1000,
+        state_dir: dir.join("state"),
+        jobs: Vec::new(),
+        auto_login: true,
+    };
+    let client = spotify::connect(&config, Default::default(), CancellationToken::new()).unwrap();
+    let jobs = ["alice", "bob"].map(|u| JobConfig::RecentlyPlayed { user: u.into(), every_secs: 1 });
+    spotify::log_in_simulated_users(&client, &jobs).await.unwrap();
+}
+
+fn run(config: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .arg("--queries")
+        .arg(repo().join("queries"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// (user, played_at ms) of every play row in the lake, duplicates kept.
+fn lake_plays(lake: &Path) -> Vec<(String, i64)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![lake.join("plays")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    let mut plays = Vec::new();
+    for file in files {
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap().build().unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let users = batch.column_by_name("user_id").unwrap().as_string::<i32>().clone();
+            let times = batch.column_by_name("played_at").unwrap().as_primitive::<TimestampMicrosecondType>().clone();
+            for i in 0..batch.num_rows() {
+                assert!(users.is_valid(i) && times.is_valid(i));
+                plays.push((users.value(i).to_owned(), times.value(i) / 1000));
+            }
+        }
+    }
+    plays
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_way_and_restarted_has_every_play_exactly_once() {
+    let sim = Simulator::start(SimConfig { plays_per_minute: 120.0, ..SimConfig::default() }, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    let config = config_for(&sim, dir.path(), 1_000_000);
+
+    let mut first = run(&config).spawn().unwrap();
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    first.kill().unwrap(); // SIGKILL: no drain, no final commit
+    first.wait().unwrap();
+    let after_kill = lake_plays(&dir.path().join("lake")).len();
+
+    let second = run(&config).arg("--for").arg("6s").output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "restart failed: {stderr}");
+    let summary = String::from_utf8_lossy(&second.stdout);
+    assert!(summary.contains("spotify") && summary.contains("plays"), "{summary}");
+
+    let plays = lake_plays(&dir.path().join("lake"));
+    assert!(plays.len() > after_kill, "the restarted run added plays ({after_kill} before)");
+    let unique: BTreeSet<(String, i64)> = plays.iter().cloned().collect();
+    assert_eq!(unique.len(), plays.len(), "a play is in the lake twice");
+
+    let mut by_user: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (user, at) in &unique {
+        by_user.entry(user.clone()).or_default().push(*at);
+    }
+    assert_eq!(by_user.keys().collect::<Vec<_>>(), ["alice", "bob"]);
+    let truth = sim.truth().plays();
+    for (user, lake) in by_user {
+        let (first, last) = (lake[0], lake[lake.len() - 1]);
+        let expected: Vec<i64> = truth
+            .iter()
+            .filter(|p| p.user_id == user && p.played_at_ms >= first && p.played_at_ms <= last)
+            .map(|p| p.played_at_ms)
+            .collect();
+        assert_eq!(lake, expected, "plays of {user} missing or extra against the simulator's truth");
+    }
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_over_the_daily_budget_is_refused_unless_forced() {
+    let sim = Simulator::start(SimConfig::default(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    // Two jobs every second: 172,800 requests a day against a budget of 1,000.
+    let config = config_for(&sim, dir.path(), 1000);
+
+    let plan = Command::new(BIN).arg("--config").arg(&config).arg("plan").output().unwrap();
+    let table = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success());
+    assert!(
+        table.contains("recently_played(alice)") && table.contains("172800") && table.contains("OVER BUDGET"),
+        "{table}"
+    );
+
+    let before = sim.requests();
+    let refused = run(&config).arg("--for").arg("1s").output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("daily budget") && stderr.contains("--force"), "{stderr}");
+    assert_eq!(sim.requests(), before, "a refused plan sends nothing");
+
+    let forced = run(&config).arg("--for").arg("2s").arg("--force").output().unwrap();
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert!(sim.requests() > before);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_drains_commits_the_state_and_exits_zero() {
+    let sim = Simulator::start(SimConfig { plays_per_minute: 120.0, ..SimConfig::default() }, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    let config = config_for(&sim, dir.path(), 1_000_000);
+    // Files age for 60 s here, so only the drain on SIGINT can have committed them.
+    let mut command = run(&config);
+    command.env("TUNESTREAM__LAKE__MAX_FILE_AGE_SECS", "60");
+    let child = command.spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plays = lake_plays(&dir.path().join("lake"));
+    assert!(!plays.is_empty(), "the drain committed the plays in flight");
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/checkpoint.json")).unwrap()).unwrap();
+    let newest_alice = plays.iter().filter(|(u, _)| u == "alice").map(|(_, t)| *t).max().unwrap();
+    assert_eq!(checkpoint["played_cursor"]["alice"], newest_alice, "the saved cursor is the newest committed play");
+    sim.stop().await;
+}
