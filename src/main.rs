@@ -170,18 +170,14 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Sim { port } => {
             let settings = file.validate()?;
-            let sim = tunestream::source::simulator::Simulator::start(
-                settings.simulator,
-                port.unwrap_or(settings.simulator_port),
-            )
-            .await
-            .map_err(tunestream::source::SourceError::Simulator)?;
+            let sim_config = settings.simulator;
+            let port = port.unwrap_or(sim_config.port);
+            let (id, secret) = (sim_config.client_id.clone(), sim_config.client_secret.clone());
+            let sim = tunestream::source::simulator::Simulator::start(sim_config, port)
+                .await
+                .map_err(tunestream::source::SourceError::Simulator)?;
             println!("Spotify simulator: Web API {0}/v1, accounts {0}", sim.base_url());
-            println!(
-                "client id {}, client secret {}",
-                tunestream::source::simulator::SIM_CLIENT_ID,
-                tunestream::source::simulator::SIM_CLIENT_SECRET
-            );
+            println!("client id {id}, client secret {secret}; SIGINT stops it");
             shutdown_on_signal().cancelled().await;
             sim.stop().await;
             Ok(())

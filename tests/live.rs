@@ -293,3 +293,81 @@ async fn recently_played_resumes_from_its_cursor_without_duplicates_and_warns_of
     assert_eq!(report.gaps, 1);
     sim.stop().await;
 }
+
+fn lines(pages: &[Page]) -> String {
+    pages.iter().map(|p| String::from_utf8(p.to_line()).unwrap()).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_app_modes_serve_their_2026_shapes_and_every_page_decodes() {
+    use tunestream::source::simulator::AppMode;
+    for mode in [AppMode::Development, AppMode::Extended] {
+        let sim = sim(SimConfig { mode, ..SimConfig::default() }).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (client, _) = logged_in(&sim, dir.path(), "alice").await;
+        let jobs = [
+            JobConfig::UserPlaylists { user: "alice".into(), every_secs: 1 },
+            JobConfig::RecentlyPlayed { user: "alice".into(), every_secs: 1 },
+            JobConfig::FollowedArtists { user: "alice".into(), every_secs: 1 },
+            JobConfig::Search {
+                queries: vec!["love".into()],
+                types: vec!["track".into(), "artist".into()],
+                every_secs: 1,
+            },
+            JobConfig::Artists { ids: sim.truth().artist_ids(2), albums: true, every_secs: 1 },
+        ];
+        let mut pages = Vec::new();
+        for job in &jobs {
+            let report = pull(&client, job, &mut PullState::default(), &mut pages).await.unwrap();
+            assert!(report.failed.is_empty(), "{mode:?} {report:?}");
+        }
+        let kinds: std::collections::BTreeSet<Kind> = pages.iter().map(|p| p.kind).collect();
+        assert_eq!(kinds.len(), 7, "{mode:?}: {kinds:?}");
+
+        let text = lines(&pages);
+        let extended = mode == AppMode::Extended;
+        assert_eq!(text.contains("\"popularity\""), extended, "{mode:?}");
+        assert_eq!(text.contains("\"available_markets\""), extended, "{mode:?}");
+        let entry_keys: Vec<bool> = pages
+            .iter()
+            .filter(|p| p.kind == Kind::PlaylistItems)
+            .flat_map(|p| p.body["items"].as_array().unwrap().clone())
+            .filter(|e| !e.is_null())
+            .map(|e| e.get("track").is_some())
+            .collect();
+        assert!(!entry_keys.is_empty() && entry_keys.iter().all(|&track| track == extended), "{mode:?}");
+        let search = pages.iter().find(|p| p.kind == Kind::Search).unwrap();
+        assert!(search.body["tracks"]["items"].as_array().unwrap().len() <= 10);
+
+        let file = Arc::new(tunestream::source::SourceFile { path: "sim".into(), modified_micros: 0, kind: None });
+        let decoded = tunestream::decode::decode_batch(tunestream::source::PageBatch::from_text(file, &text)).unwrap();
+        assert!(decoded.rejects.is_empty(), "{mode:?}: {:?}", decoded.rejects.first().map(|r| &r.error));
+        assert_eq!(decoded.pages, pages.len());
+        sim.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accounts_service_refuses_localhost_redirects_and_batch_endpoints_are_gone() {
+    let sim = sim(SimConfig::default()).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let authorize = |redirect: &str| {
+        format!(
+            "{}/authorize?client_id={SIM_CLIENT_ID}&response_type=code&code_challenge_method=S256&code_challenge=abc&redirect_uri={redirect}",
+            sim.base_url()
+        )
+    };
+    let refused = http.get(authorize("http://localhost:8888/callback")).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("Insecure redirect URI"));
+    let accepted = http.get(authorize("http://127.0.0.1:8888/callback")).send().await.unwrap();
+    assert_eq!(accepted.status(), 303);
+    assert!(accepted.headers()["location"].to_str().unwrap().starts_with("http://127.0.0.1:8888/callback?code="));
+
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = connect(&sim, dir.path(), policy()).await;
+    let ids = sim.truth().artist_ids(2).join(",");
+    let several = client.get(&Auth::App, &format!("{}/v1/artists?ids={ids}", sim.base_url())).await;
+    assert!(matches!(several, Err(PullError::Unavailable { status: 404, .. })));
+    sim.stop().await;
+}

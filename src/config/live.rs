@@ -1,11 +1,11 @@
-//! `[spotify]`, `[simulator]` and `[[jobs]]`: the live source's sections, their defaults, and
-//! their validation into the settings `run` uses.
+//! `[spotify]` and `[simulator]`: the live source's sections, their defaults, and their
+//! validation into the settings `run` uses.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::source::simulator::{AppMode, Faults, SimConfig};
+use crate::source::simulator::SimConfig;
 use crate::source::spotify::{Endpoints, RetryPolicy};
 
 /// `[spotify]`: which API to pull and how politely.
@@ -53,50 +53,6 @@ impl Default for SpotifySection {
             max_retry_after_secs: 60,
             request_timeout_secs: 20,
             redirect_port: 8888,
-        }
-    }
-}
-
-/// `[simulator]`: the built-in Spotify simulator used when `spotify.api_url` is unset.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SimulatorSection {
-    /// `development` (2026 development-mode shapes) or `extended` (extended quota).
-    pub mode: AppMode,
-    /// Seed of the catalog: the same seed serves the same world.
-    pub seed: u64,
-    /// Artists in the catalog (3 albums of 8 tracks each).
-    pub artists: usize,
-    /// Simulated users' ids.
-    pub users: Vec<String>,
-    /// Playlists each user owns.
-    pub playlists_per_user: usize,
-    /// Plays per minute per user.
-    pub plays_per_minute: f64,
-    /// Seconds between automatic edits of each playlist.
-    pub playlist_change_every_secs: u64,
-    /// Latest plays recently-played can reach (Spotify: 50).
-    pub history_limit: usize,
-    /// Port for `tunestream sim` (0: any free port).
-    pub port: u16,
-    /// Injected faults, all off by default.
-    pub faults: Faults,
-}
-
-impl Default for SimulatorSection {
-    fn default() -> Self {
-        let sim = SimConfig::default();
-        Self {
-            mode: sim.mode,
-            seed: sim.seed,
-            artists: sim.artists,
-            users: sim.users,
-            playlists_per_user: sim.playlists_per_user,
-            plays_per_minute: sim.plays_per_minute,
-            playlist_change_every_secs: sim.playlist_change_every_secs,
-            history_limit: sim.history_limit,
-            port: 0,
-            faults: sim.faults,
         }
     }
 }
@@ -151,26 +107,20 @@ impl SpotifySection {
     }
 }
 
-impl SimulatorSection {
-    pub fn validate(self, problems: &mut Vec<String>) -> (SimConfig, u16) {
-        if self.users.is_empty() {
-            problems.push("simulator.users is empty".into());
-        }
-        if self.plays_per_minute.is_nan() || self.plays_per_minute <= 0.0 {
-            problems.push("simulator.plays_per_minute must be above 0".into());
-        }
-        let sim = SimConfig {
-            mode: self.mode,
-            seed: self.seed,
-            artists: self.artists,
-            users: self.users,
-            playlists_per_user: self.playlists_per_user,
-            plays_per_minute: self.plays_per_minute,
-            playlist_change_every_secs: self.playlist_change_every_secs,
-            history_limit: self.history_limit.max(1),
-            faults: self.faults,
-            ..SimConfig::default()
-        };
-        (sim, self.port)
+/// Checks `[simulator]`.
+pub fn check_simulator(sim: &SimConfig, problems: &mut Vec<String>) {
+    if sim.users.is_empty() {
+        problems.push("simulator.users is empty".into());
+    }
+    if sim.plays_per_minute.is_nan() || sim.plays_per_minute <= 0.0 {
+        problems.push(format!("simulator.plays_per_minute is {}; it must be above 0", sim.plays_per_minute));
+    }
+    if sim.artists < 2 {
+        problems.push(format!("simulator.artists is {}; it must be at least 2", sim.artists));
+    }
+    if sim.history_limit == 0 || sim.playlists_per_user == 0 || sim.playlist_change_every_secs == 0 {
+        problems.push(
+            "simulator.history_limit, playlists_per_user and playlist_change_every_secs must be at least 1".into(),
+        );
     }
 }

@@ -8,7 +8,7 @@ mod live;
 mod validate;
 
 pub use env::{ENV_PREFIX, apply_env_overrides};
-pub use live::{SimulatorSection, SpotifySection, SpotifySettings};
+pub use live::{SpotifySection, SpotifySettings};
 pub use validate::{ConfigError, PipelineSettings, Settings};
 
 use crate::source::spotify::JobConfig;
@@ -37,7 +37,7 @@ pub struct FileConfig {
     /// The Spotify Web API, or the built-in simulator when `api_url` is unset.
     pub spotify: SpotifySection,
     /// The built-in simulator.
-    pub simulator: SimulatorSection,
+    pub simulator: crate::source::simulator::SimConfig,
     /// What `run` pulls, each job at its own interval.
     pub jobs: Vec<JobConfig>,
 }
@@ -50,7 +50,7 @@ impl Default for FileConfig {
             lake: LakeSection::default(),
             state_dir: PathBuf::from("state"),
             spotify: SpotifySection::default(),
-            simulator: SimulatorSection::default(),
+            simulator: Default::default(),
             jobs: Vec::new(),
         }
     }

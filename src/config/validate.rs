@@ -19,8 +19,6 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub spotify: super::SpotifySettings,
     pub simulator: SimConfig,
-    /// Port of `tunestream sim`.
-    pub simulator_port: u16,
     pub jobs: Vec<JobConfig>,
 }
 
@@ -95,7 +93,7 @@ impl FileConfig {
             problems.extend(job.problems(i));
         }
         let spotify = self.spotify.validate(&mut problems);
-        let (simulator, simulator_port) = self.simulator.validate(&mut problems);
+        super::live::check_simulator(&self.simulator, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
@@ -111,8 +109,7 @@ impl FileConfig {
             lake: self.lake.into_sink_config(path),
             state_dir: self.state_dir,
             spotify,
-            simulator,
-            simulator_port,
+            simulator: self.simulator,
             jobs: self.jobs,
         })
     }

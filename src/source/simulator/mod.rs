@@ -48,22 +48,34 @@ pub struct Faults {
     pub edit_during_read: bool,
 }
 
-/// What the simulator serves.
-#[derive(Debug, Clone, PartialEq)]
+/// What the simulator serves: `[simulator]` in the config, used when `spotify.api_url` is unset.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SimConfig {
+    /// `development` (2026 development-mode shapes) or `extended` (extended quota).
     pub mode: AppMode,
+    /// Seed of the catalog: the same seed serves the same world.
     pub seed: u64,
+    /// Artists in the catalog (3 albums of 8 tracks each).
     pub artists: usize,
+    /// Simulated users' ids.
     pub users: Vec<String>,
+    /// Playlists each user owns.
     pub playlists_per_user: usize,
     /// Plays per minute for each user.
     pub plays_per_minute: f64,
+    /// Seconds between automatic edits of each playlist.
     pub playlist_change_every_secs: u64,
     /// How many of a user's latest plays recently-played can reach (Spotify: 50).
     pub history_limit: usize,
+    /// Lifetime of issued access tokens.
     pub access_token_ttl_secs: u64,
+    /// The client id and secret the accounts service accepts.
     pub client_id: String,
     pub client_secret: String,
+    /// Port of `tunestream sim` (0: any free port).
+    pub port: u16,
+    /// Injected faults, all off by default.
     pub faults: Faults,
 }
 
@@ -85,6 +97,7 @@ impl Default for SimConfig {
             access_token_ttl_secs: 3600,
             client_id: SIM_CLIENT_ID.into(),
             client_secret: SIM_CLIENT_SECRET.into(),
+            port: 0,
             faults: Faults::default(),
         }
     }
