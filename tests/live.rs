@@ -246,6 +246,16 @@ async fn a_playlist_edited_mid_read_is_read_again_and_forbidden_or_missing_ones_
     assert!(pages.iter().all(|p| p.snapshot_id.as_deref() == Some(after.snapshot_id.as_str())));
     assert_eq!(report.skipped.len(), 2, "{report:?}");
     assert!(report.skipped.iter().any(|s| s.contains("404")) && report.skipped.iter().any(|s| s.contains("403")));
+    // The refused playlists are remembered: the next pull sends no request for them.
+    assert_eq!(state.unavailable.len(), 2);
+    let job = JobConfig::Playlists {
+        ids: state.unavailable.keys().map(|k| k.trim_start_matches("playlist ").to_owned()).collect(),
+        every_secs: 60,
+    };
+    let before = sim.requests();
+    let report = pull(&client, &job, &mut state, &mut Vec::new()).await.unwrap();
+    assert_eq!(sim.requests(), before);
+    assert_eq!(report.skipped.len(), 2);
     sim.stop().await;
 }
 

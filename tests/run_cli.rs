@@ -213,3 +213,41 @@ async fn sigint_drains_commits_the_state_and_exits_zero() {
     assert_eq!(checkpoint["played_cursor"]["alice"], newest_alice, "the saved cursor is the newest committed play");
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_login_prints_the_url_receives_the_loopback_redirect_and_stores_tokens() {
+    use std::io::BufRead;
+    let sim = Simulator::start(SimConfig::default(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&sim, dir.path(), 1000);
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["auth", "login", "--user", "bob", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    let mut printed = String::new();
+    while url.is_empty() {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "no authorize URL printed: {printed}");
+        printed.push_str(&line);
+        if line.trim_start().starts_with(&sim.base_url()) {
+            url = line.trim().to_owned();
+        }
+    }
+    assert!(printed.contains("http://127.0.0.1:") && url.contains("code_challenge_method=S256"), "{printed}");
+    // The person opening the URL: the simulator approves and redirects to the loopback listener.
+    reqwest::get(&url).await.unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(rest.contains("logged in as bob"), "{rest}");
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/tokens.json")).unwrap()).unwrap();
+    assert!(tokens["users"]["bob"]["refresh_token"].as_str().is_some_and(|t| !t.is_empty()));
+    sim.stop().await;
+}

@@ -478,6 +478,15 @@ mod tests {
     }
 
     #[test]
+    fn popularity_drifts_within_bounds() {
+        let c = Catalog::generate(shape());
+        let hour = 3_600_000;
+        let values: Vec<i64> = (0..24).map(|h| c.popularity(50, 7, c.shape.epoch_ms + h * hour / 4)).collect();
+        assert!(values.iter().all(|v| (42..=58).contains(v)), "{values:?}");
+        assert!(values.iter().min() < values.iter().max(), "popularity must change over time: {values:?}");
+    }
+
+    #[test]
     fn plays_are_strictly_increasing_and_grow_with_time() {
         let c = Catalog::generate(shape());
         let now = c.shape.epoch_ms + 30_000;

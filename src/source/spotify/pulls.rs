@@ -13,11 +13,31 @@ use crate::decode::Kind;
 
 /// Source state that must advance together with the lake: saved in the sink's checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PullState {
     /// Per user, the newest `played_at` (epoch ms) already pulled.
     pub played_cursor: BTreeMap<String, i64>,
     /// Per playlist, the snapshot last read in full.
     pub snapshots: BTreeMap<String, String>,
+    /// Targets that answered 403 or 404, with the reason, left alone until `until_ms`.
+    pub unavailable: BTreeMap<String, Unavailable>,
+}
+
+/// A target Spotify refused (403) or does not have (404), and when to try it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unavailable {
+    pub reason: String,
+    pub until_ms: i64,
+}
+
+/// How long a 403 or 404 target is skipped before it is tried again.
+const UNAVAILABLE_RETRY_MS: i64 = 24 * 3_600_000;
+
+impl PullState {
+    /// Whether `target` answered 403/404 recently; it is then skipped without a request.
+    fn skips(&self, target: &str) -> bool {
+        self.unavailable.get(target).is_some_and(|u| u.until_ms > Utc::now().timestamp_millis())
+    }
 }
 
 /// One raw page, with the envelope tunestream writes around every response.
@@ -74,14 +94,22 @@ fn ends_pull(e: &PullError) -> bool {
     e.is_pause() || matches!(e, PullError::NeedsLogin { .. } | PullError::State(_))
 }
 
-/// Files a per-target failure in the report, or passes on an error that ends the pull.
-fn per_target(result: Result<(), PullError>, target: &str, report: &mut PullReport) -> Result<(), PullError> {
+/// Files a per-target failure in the report (remembering 403/404 targets in `state`), or
+/// passes on an error that ends the pull.
+fn per_target(
+    result: Result<(), PullError>,
+    target: &str,
+    state: &mut PullState,
+    report: &mut PullReport,
+) -> Result<(), PullError> {
     match result {
         Ok(()) => Ok(()),
         Err(e) if ends_pull(&e) => Err(e),
         Err(e @ PullError::Unavailable { .. }) => {
-            tracing::warn!("skipping {target}: {e}");
+            tracing::warn!("skipping {target} for 24 h: {e}");
             report.skipped.push(format!("{target}: {e}"));
+            let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
+            state.unavailable.insert(target.to_owned(), Unavailable { reason: e.to_string(), until_ms });
             Ok(())
         }
         Err(e) => {
@@ -103,8 +131,13 @@ pub async fn pull(
     match job {
         JobConfig::Playlists { ids, .. } => {
             for id in ids {
+                let target = format!("playlist {id}");
+                if state.skips(&target) {
+                    report.skipped.push(format!("{target}: unavailable, retried after 24 h"));
+                    continue;
+                }
                 let r = playlist(client, &Auth::App, id, None, state, out, &mut report).await;
-                per_target(r, &format!("playlist {id}"), &mut report)?;
+                per_target(r, &target, state, &mut report)?;
             }
         }
         JobConfig::UserPlaylists { user, .. } => {
@@ -124,13 +157,18 @@ pub async fn pull(
             }
             for (id, listed_snapshot) in listed {
                 let r = playlist(client, &auth, &id, listed_snapshot.as_deref(), state, out, &mut report).await;
-                per_target(r, &format!("playlist {id}"), &mut report)?;
+                per_target(r, &format!("playlist {id}"), state, &mut report)?;
             }
         }
         JobConfig::Artists { ids, albums, .. } => {
             for id in ids {
+                let target = format!("artist {id}");
+                if state.skips(&target) {
+                    report.skipped.push(format!("{target}: unavailable, retried after 24 h"));
+                    continue;
+                }
                 let r = artist(client, id, *albums, out).await;
-                per_target(r, &format!("artist {id}"), &mut report)?;
+                per_target(r, &target, state, &mut report)?;
             }
         }
         JobConfig::RecentlyPlayed { user, .. } => recently_played(client, user, state, out, &mut report).await?,
@@ -146,7 +184,7 @@ pub async fn pull(
                     Ok(())
                 }
                 .await;
-                per_target(r, &format!("search {q:?}"), &mut report)?;
+                per_target(r, &format!("search {q:?}"), state, &mut report)?;
             }
         }
         JobConfig::FollowedArtists { user, .. } => {
