@@ -74,6 +74,18 @@ async fn log_in(sim: &Simulator, dir: &Path) {
     spotify::log_in_simulated_users(&client, &jobs).await.unwrap();
 }
 
+/// Waits until the run has sent its first request (the budget file appears), so timings below
+/// start from a working run however slowly the machine starts processes.
+async fn until_pulling(dir: &Path) {
+    for _ in 0..200 {
+        if dir.join("state/account.json").exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the run sent no request within 20 s");
+}
+
 fn run(config: &Path) -> Command {
     let mut command = Command::new(BIN);
     command
@@ -127,7 +139,8 @@ async fn a_run_killed_mid_way_and_restarted_has_every_play_exactly_once() {
     let config = config_for(&sim, dir.path(), 1_000_000);
 
     let mut first = run(&config).spawn().unwrap();
-    tokio::time::sleep(Duration::from_millis(5500)).await;
+    until_pulling(dir.path()).await;
+    tokio::time::sleep(Duration::from_millis(5000)).await;
     first.kill().unwrap(); // SIGKILL: no drain, no final commit
     first.wait().unwrap();
     let after_kill = lake_plays(&dir.path().join("lake")).len();
@@ -200,7 +213,8 @@ async fn sigint_drains_commits_the_state_and_exits_zero() {
     let mut command = run(&config);
     command.env("TUNESTREAM__LAKE__MAX_FILE_AGE_SECS", "60");
     let child = command.spawn().unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    until_pulling(dir.path()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();

@@ -120,27 +120,24 @@ enum Attempt {
 }
 
 impl Client {
-    #[allow(clippy::too_many_arguments)] // reason: every field is a separate, required collaborator
+    /// A client for `config`'s endpoints and credentials, with persisted tokens and limiter.
     pub fn new(
-        endpoints: Endpoints,
-        client_id: String,
-        client_secret: Option<String>,
-        policy: RetryPolicy,
+        config: &super::LiveConfig,
         tokens: TokenBook,
         limiter: Limiter,
         counters: Arc<SourceCounters>,
         cancel: CancellationToken,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .timeout(policy.timeout)
+            .timeout(config.policy.timeout)
             .user_agent(concat!("tunestream/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             http,
-            endpoints,
-            client_id,
-            client_secret,
-            policy,
+            endpoints: config.endpoints.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            policy: config.policy,
             app_token: Mutex::new(None),
             tokens: Mutex::new(tokens),
             limiter: Mutex::new(limiter),

@@ -53,17 +53,7 @@ pub fn connect(
     let state = state::StateDir::open(&config.state_dir)?;
     let tokens = auth::TokenBook::load(state.clone())?;
     let limiter = limiter::Limiter::load(state, config.requests_per_second, config.daily_budget)?;
-    client::Client::new(
-        config.endpoints.clone(),
-        config.client_id.clone(),
-        config.client_secret.clone(),
-        config.policy,
-        tokens,
-        limiter,
-        counters,
-        cancel,
-    )
-    .map_err(|e| SourceError::Client(e.to_string()))
+    client::Client::new(config, tokens, limiter, counters, cancel).map_err(|e| SourceError::Client(e.to_string()))
 }
 
 /// Logs in every user the jobs need who has no usable tokens, by following the authorize URL
