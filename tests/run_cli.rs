@@ -20,6 +20,11 @@ fn repo() -> PathBuf {
 }
 
 fn config_for(sim: &Simulator, dir: &Path, budget: u32) -> PathBuf {
+    config_with_jobs(sim, dir, budget, "")
+}
+
+/// The run config with `extra_jobs` (TOML `[[jobs]]` tables) after the two recently-played jobs.
+fn config_with_jobs(sim: &Simulator, dir: &Path, budget: u32, extra_jobs: &str) -> PathBuf {
     let text = format!(
         r#"state_dir = "{state}"
 [spotify]
@@ -40,6 +45,7 @@ every_secs = 1
 type = "recently_played"
 user = "bob"
 every_secs = 1
+{extra_jobs}
 "#,
         state = dir.join("state").display(),
         lake = dir.join("lake").display(),
@@ -263,5 +269,30 @@ async fn auth_login_prints_the_url_receives_the_loopback_redirect_and_stores_tok
     let tokens: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("state/tokens.json")).unwrap()).unwrap();
     assert!(tokens["users"]["bob"]["refresh_token"].as_str().is_some_and(|t| !t.is_empty()));
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_login_stops_only_that_users_jobs_and_the_summary_says_so() {
+    use tunestream::source::simulator::Faults;
+    let sim = Simulator::start(SimConfig::default(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    let search = "[[jobs]]\ntype = \"search\"\nqueries = [\"love\"]\nevery_secs = 1\n";
+    let config = config_with_jobs(&sim, dir.path(), 1_000_000, search);
+    // Every second request finds its access token expired and every refresh is refused: user
+    // tokens die, while client-credentials tokens are simply fetched again.
+    sim.set_faults(Faults { expire_token_every: 2, revoke_refresh_tokens: true, ..Faults::default() });
+    let out = run(&config).arg("--for").arg("4s").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    for user in ["alice", "bob"] {
+        assert!(summary.contains(&format!("recently_played({user}): user {user} must log in again")), "{summary}");
+    }
+    assert!(!summary.contains("search(1):"), "the search job must keep working: {summary}");
+    assert!(summary.contains("    tracks "), "search results reached the lake: {summary}");
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/tokens.json")).unwrap()).unwrap();
+    assert!(tokens["users"]["alice"]["needs_login"].is_string());
     sim.stop().await;
 }
