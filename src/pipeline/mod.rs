@@ -40,6 +40,8 @@ struct Processed {
     /// The latest fetch time in the micro-batch, or the live source's clock: the event clock.
     max_fetched_at: Option<i64>,
     checkpoint: Option<Checkpoint>,
+    /// Raw lines with their fetch time, for the landing zone (live sources only).
+    raw: Vec<(i64, Vec<u8>)>,
     outputs: Vec<TableOutput>,
 }
 
@@ -146,6 +148,11 @@ async fn join<T, E: Into<Error>>(task: tokio::task::JoinHandle<Result<T, E>>) ->
 async fn process(transform: Arc<Transform>, mut batch: PageBatch) -> Result<Processed, Error> {
     let span = tracing::debug_span!("batch", seq = batch.seq);
     let (clock, checkpoint) = (batch.clock_micros, batch.checkpoint.take());
+    let raw = if batch.keep_raw {
+        batch.lines.iter().map(|l| (l.file.modified_micros, batch.line(l).to_vec())).collect()
+    } else {
+        Vec::new()
+    };
     async move {
         let decoded = tokio::task::spawn_blocking(move || decode_batch(batch))
             .await
@@ -160,7 +167,7 @@ async fn process(transform: Arc<Transform>, mut batch: PageBatch) -> Result<Proc
         );
         let max_fetched_at = decoded.max_fetched_at().into_iter().chain(clock).max();
         let DecodedBatch { seq, id, pages, bytes, rejects, .. } = decoded;
-        Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at, checkpoint, outputs })
+        Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at, checkpoint, raw, outputs })
     }
     .instrument(span)
     .await
@@ -187,6 +194,7 @@ fn sink_loop(
                 lake.write(&output.table, &item.id, batch)?;
             }
         }
+        lake.write_raw(item.raw.iter().map(|(at, line)| (*at, line.as_slice())))?;
         if let Some(checkpoint) = item.checkpoint {
             lake.set_checkpoint(checkpoint);
         }

@@ -6,6 +6,7 @@
 pub mod checkpoint;
 mod commit;
 pub mod parquet;
+pub mod raw;
 pub mod rejects;
 
 use std::path::PathBuf;

@@ -62,6 +62,8 @@ pub struct PageBatch {
     pub clock_micros: Option<i64>,
     /// Source state covering this and every earlier batch.
     pub checkpoint: Option<Checkpoint>,
+    /// Land the raw lines in the lake's `_raw/` zone (live sources; replay input is already raw).
+    pub keep_raw: bool,
 }
 
 impl PageBatch {

@@ -54,12 +54,17 @@ pub fn file_name(opened_at_micros: i64, digest: u64) -> String {
 
 /// A hidden, non-Parquet name in the same directory, so readers never pick up a partial file.
 pub fn temp_path(final_dir: &Path, id: u64) -> PathBuf {
-    final_dir.join(format!(".inflight-{id:016x}.parquet.tmp"))
+    temp_path_with(final_dir, id, "parquet")
+}
+
+/// A hidden temporary name for a file that will end in `extension`.
+pub fn temp_path_with(final_dir: &Path, id: u64, extension: &str) -> PathBuf {
+    final_dir.join(format!(".inflight-{id:016x}.{extension}.tmp"))
 }
 
 /// Whether `name` is a temporary file left by a run that stopped before committing it.
 pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with(".inflight-") && name.ends_with(".parquet.tmp")
+    name.starts_with(".inflight-") && name.ends_with(".tmp")
 }
 
 #[cfg(test)]

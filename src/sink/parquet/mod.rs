@@ -6,7 +6,7 @@
 //! re-run over the same input skips the files it already committed.
 
 mod config;
-mod layout;
+pub(crate) mod layout;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +28,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::SinkError;
 use super::checkpoint::Checkpointer;
+use super::raw::RawWriter;
 use crate::source::Checkpoint;
 use layout::HourPartition;
 
@@ -76,6 +77,8 @@ pub struct LakeWriter {
     stats: LakeStats,
     /// Set for live sources: files commit only together with the source state they cover.
     checkpoints: Option<Checkpointer>,
+    /// The raw landing zone, written for live sources.
+    raw: Option<RawWriter>,
 }
 
 impl LakeWriter {
@@ -98,6 +101,7 @@ impl LakeWriter {
             next_temp_id: std::process::id() as u64 * 1_000_000_007,
             stats: LakeStats::default(),
             checkpoints: None,
+            raw: None,
         })
     }
 
@@ -105,7 +109,14 @@ impl LakeWriter {
     /// first completing a checkpoint an earlier run was cut off in.
     pub fn enable_checkpoints(&mut self, state_dir: &Path) -> Result<(), SinkError> {
         self.checkpoints = Some(Checkpointer::recover(state_dir, &self.config.path, &mut self.stats)?);
+        self.raw = Some(RawWriter::new(&self.config.path));
         Ok(())
+    }
+
+    /// Lands raw pages (enveloped lines with their fetch time) in `_raw/`, with checkpoints only.
+    pub fn write_raw<'a>(&mut self, pages: impl IntoIterator<Item = (i64, &'a [u8])>) -> Result<(), SinkError> {
+        let Some(raw) = self.raw.as_mut() else { return Ok(()) };
+        pages.into_iter().try_for_each(|(fetched_micros, line)| raw.append(fetched_micros, line))
     }
 
     /// Records the source state the next checkpoint saves (live sources only).
@@ -205,10 +216,13 @@ impl LakeWriter {
     fn checkpoint(&mut self) -> Result<(), SinkError> {
         let keys: Vec<_> = self.open.keys().cloned().collect();
         keys.iter().try_for_each(|key| self.commit(key))?;
-        match self.checkpoints.as_mut() {
-            Some(c) => c.commit(&mut self.stats),
-            None => Ok(()),
+        let Some(checkpoints) = self.checkpoints.as_mut() else { return Ok(()) };
+        if let Some(raw) = self.raw.as_mut() {
+            for (temp, target, bytes) in raw.finish_all()? {
+                checkpoints.defer(temp, target, bytes);
+            }
         }
+        checkpoints.commit(&mut self.stats)
     }
 
     fn open_file(&mut self, table: &str, hour: HourPartition, opened_at_micros: i64) -> Result<OpenFile, SinkError> {

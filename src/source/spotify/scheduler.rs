@@ -178,6 +178,6 @@ impl Scheduler {
 
     fn new_batch(&mut self) -> PageBatch {
         self.seq += 1;
-        PageBatch { seq: self.seq, ..PageBatch::default() }
+        PageBatch { seq: self.seq, keep_raw: true, ..PageBatch::default() }
     }
 }
