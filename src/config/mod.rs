@@ -95,6 +95,9 @@ pub struct LakeSection {
     pub max_file_age_secs: u64,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Encoded bytes after which a row group is closed, whatever its rows: bounds the memory
+    /// each open file holds, so it stays flat however large the input.
+    pub row_group_bytes: usize,
     /// zstd compression level, 1 to 22.
     pub zstd_level: i32,
 }
@@ -107,6 +110,7 @@ impl Default for LakeSection {
             max_file_bytes: 128 << 20,
             max_file_age_secs: 60,
             row_group_rows: 128 * 1024,
+            row_group_bytes: 8 << 20,
             zstd_level: 3,
         }
     }

@@ -56,6 +56,7 @@ impl LakeSection {
             max_file_bytes: self.max_file_bytes,
             max_file_age: Duration::from_secs(self.max_file_age_secs),
             row_group_rows: self.row_group_rows,
+            row_group_bytes: self.row_group_bytes,
             zstd_level: self.zstd_level,
         }
     }
@@ -80,6 +81,7 @@ impl FileConfig {
         at_least("lake.max_file_bytes", l.max_file_bytes, 1024);
         at_least("lake.max_file_age_secs", l.max_file_age_secs as usize, 1);
         at_least("lake.row_group_rows", l.row_group_rows, 1);
+        at_least("lake.row_group_bytes", l.row_group_bytes, 1024);
         if !(1..=22).contains(&l.zstd_level) {
             problems.push(format!("lake.zstd_level is {}; it must be from 1 to 22", l.zstd_level));
         }

@@ -17,6 +17,8 @@ pub struct ParquetSinkConfig {
     pub max_file_age: Duration,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// A row group is closed once its encoded size reaches this many bytes.
+    pub row_group_bytes: usize,
     /// zstd level, 1 (fast) to 22 (small).
     pub zstd_level: i32,
 }

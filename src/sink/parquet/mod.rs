@@ -179,6 +179,9 @@ impl LakeWriter {
             file.writer.write(&slice).map_err(|source| SinkError::Encode { path: file.temp.clone(), source })?;
             file.rows += take;
             *self.stats.rows_by_table.entry(table.to_owned()).or_default() += take as u64;
+            if file.writer.in_progress_size() >= self.config.row_group_bytes {
+                file.writer.flush().map_err(|source| SinkError::Encode { path: file.temp.clone(), source })?;
+            }
             let size = file.writer.bytes_written() + file.writer.in_progress_size();
             if file.rows >= self.config.max_file_rows || size >= self.config.max_file_bytes {
                 self.commit(&key)?;

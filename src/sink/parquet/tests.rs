@@ -128,3 +128,20 @@ fn a_failed_run_leaves_no_partial_files() {
     drop(lake);
     assert!(committed(dir.path()).is_empty());
 }
+
+#[test]
+fn row_groups_close_at_their_byte_budget_so_memory_stays_bounded() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = writer(dir.path(), |c| c.row_group_bytes = 1024);
+    for i in 0..20 {
+        lake.write("t", &format!("b{i}"), &batch(i * 500..(i + 1) * 500, T0)).unwrap();
+    }
+    lake.finish().unwrap();
+    let files = committed(dir.path());
+    assert_eq!(files.len(), 1);
+    let reader = SerializedFileReader::new(std::fs::File::open(&files[0]).unwrap()).unwrap();
+    let groups = reader.metadata().num_row_groups();
+    assert!(groups > 1, "one file, several row groups: {groups}");
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 10_000);
+}
