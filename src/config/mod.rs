@@ -109,8 +109,8 @@ impl Default for LakeSection {
             max_file_rows: 1_000_000,
             max_file_bytes: 128 << 20,
             max_file_age_secs: 60,
-            row_group_rows: 128 * 1024,
-            row_group_bytes: 8 << 20,
+            row_group_rows: 32 * 1024,
+            row_group_bytes: 4 << 20,
             zstd_level: 3,
         }
     }
