@@ -315,3 +315,34 @@ async fn a_revoked_login_stops_only_that_users_jobs_and_the_summary_says_so() {
     assert!(tokens["users"]["alice"]["needs_login"].is_string());
     sim.stop().await;
 }
+
+#[test]
+fn the_embedded_demo_runs_and_a_second_run_resumes_where_the_first_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = |secs: &str| {
+        let out = Command::new(BIN)
+            .args(["run", "--for", secs, "--queries"])
+            .arg(repo().join("queries"))
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            // Faster listening than the demo's, so that each short run surely sees new plays.
+            .env("TUNESTREAM__SIMULATOR__PLAYS_PER_MINUTE", "120")
+            .env_remove("TUNESTREAM_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (first, _) = demo("4s");
+    assert!(first.contains("    plays ") && dir.path().join("lake/plays").is_dir(), "{first}");
+    let plays_before = lake_plays(&dir.path().join("lake"));
+    // The simulator restarts with the run but keeps its world and tokens in the state directory:
+    // the second run logs nobody out, finds no gap, and adds plays without repeating any.
+    let (second, stderr) = demo("4s");
+    assert!(!stderr.contains("log in again") && !second.contains("log in again"), "{stderr}\n{second}");
+    assert!(second.contains("possible play gaps 0"), "{second}");
+    let plays = lake_plays(&dir.path().join("lake"));
+    assert!(plays.len() > plays_before.len());
+    let unique: BTreeSet<&(String, i64)> = plays.iter().collect();
+    assert_eq!(unique.len(), plays.len(), "a play is in the lake twice");
+}

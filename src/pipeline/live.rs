@@ -10,6 +10,9 @@ use crate::source::spotify::{Endpoints, LiveConfig, jobs::plan_table};
 use crate::source::{SourceConfig, SourceError};
 use crate::telemetry::RunSummary;
 
+/// Where the in-process simulator of `run` saves its world and issued tokens.
+pub const SIMULATOR_FILE: &str = "simulator.json";
+
 /// The request plan of the configured jobs, and whether it fits the budget.
 pub fn plan(settings: &Settings) -> (String, bool) {
     let (table, total) = plan_table(&settings.jobs, settings.spotify.daily_budget);
@@ -36,7 +39,12 @@ pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToke
             (None, endpoints.clone(), id, spotify.client_secret.clone())
         }
         None => {
-            let sim = Simulator::start(settings.simulator.clone(), 0).await.map_err(SourceError::Simulator)?;
+            // The simulator keeps its world and tokens next to the source state, so a restarted
+            // run finds its cursors and tokens still valid.
+            let saved = settings.state_dir.join(SIMULATOR_FILE);
+            let sim = Simulator::start_persistent(settings.simulator.clone(), 0, &saved)
+                .await
+                .map_err(SourceError::Simulator)?;
             let endpoints = Endpoints { api: sim.base_url(), accounts: sim.base_url() };
             let (id, secret) = (settings.simulator.client_id.clone(), settings.simulator.client_secret.clone());
             (Some(sim), endpoints, id, Some(secret))

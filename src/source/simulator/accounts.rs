@@ -18,17 +18,21 @@ struct Grant {
     redirect_uri: String,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct AccessToken {
     /// `None` for client-credentials tokens.
     user: Option<usize>,
     expires_ms: i64,
 }
 
-/// What the simulator has issued.
+/// What the simulator has issued. Access and refresh tokens persist with the world, so a
+/// restarted simulator honours what it issued before, as Spotify does.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Tokens {
     seed: u64,
     issued: u64,
     access: HashMap<String, AccessToken>,
+    #[serde(skip)]
     codes: HashMap<String, Grant>,
     refresh: HashMap<String, usize>,
 }
@@ -182,5 +186,7 @@ pub fn token(state: &SimState, request: &Request) -> Response {
         body["refresh_token"] = json!(refresh);
         body["scope"] = json!("user-read-recently-played playlist-read-private user-follow-read");
     }
+    drop(tokens);
+    state.persist();
     json_response(StatusCode::OK, &body)
 }

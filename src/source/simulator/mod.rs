@@ -131,9 +131,34 @@ pub struct TruthPlaylist {
 impl Simulator {
     /// Starts serving on `127.0.0.1:port` (0 picks a free port).
     pub async fn start(config: SimConfig, port: u16) -> std::io::Result<Self> {
+        Self::start_with(config, port, None).await
+    }
+
+    /// Starts a simulator whose world and issued tokens persist in `path`: restarted, it goes on
+    /// with the same timeline and honours its earlier tokens, so a client's state stays valid.
+    pub async fn start_persistent(config: SimConfig, port: u16, path: &std::path::Path) -> std::io::Result<Self> {
+        let saved: Option<server::Saved> = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let sim = Self::start_with(config, port, Some((saved, path.to_owned()))).await?;
+        sim.state.persist();
+        Ok(sim)
+    }
+
+    async fn start_with(
+        config: SimConfig,
+        port: u16,
+        persist: Option<(Option<server::Saved>, std::path::PathBuf)>,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         let now_ms = chrono::Utc::now().timestamp_millis();
+        let saved_epoch = persist.as_ref().and_then(|(saved, _)| saved.as_ref().map(|s| s.epoch_ms));
         let world = WorldShape {
             seed: config.seed,
             artists: config.artists.max(2),
@@ -142,9 +167,13 @@ impl Simulator {
             plays_per_minute: config.plays_per_minute,
             playlist_change_every_secs: config.playlist_change_every_secs.max(1),
             // Whole minutes, so two simulators started in the same minute serve the same world.
-            epoch_ms: now_ms - now_ms.rem_euclid(60_000),
+            epoch_ms: saved_epoch.unwrap_or(now_ms - now_ms.rem_euclid(60_000)),
         };
-        let state = Arc::new(server::SimState::new(Catalog::generate(world), config, format!("http://{addr}")));
+        let saved = persist.map(|(saved, path)| {
+            let tokens = saved.map_or_else(|| accounts::Tokens::new(config.seed), |s| s.tokens);
+            (tokens, path)
+        });
+        let state = Arc::new(server::SimState::new(Catalog::generate(world), config, format!("http://{addr}"), saved));
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server::serve(listener, state.clone(), cancel.clone()));
         tracing::info!(url = %format!("http://{addr}"), "Spotify simulator listening");

@@ -26,6 +26,15 @@ pub struct SimState {
     /// Manual edits per playlist, on top of the automatic ones.
     edits: Mutex<HashMap<usize, u64>>,
     edited_during_read: Mutex<HashSet<usize>>,
+    /// Where the world's epoch and issued tokens are saved, for a simulator that outlives restarts.
+    persist_to: Option<std::path::PathBuf>,
+}
+
+/// What a persistent simulator saves: when its world began and what it issued.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Saved {
+    pub epoch_ms: i64,
+    pub tokens: Tokens,
 }
 
 /// Locks a mutex, recovering the data if another request panicked while holding it.
@@ -34,9 +43,13 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl SimState {
-    pub fn new(catalog: Catalog, config: SimConfig, base: String) -> Self {
+    pub fn new(catalog: Catalog, config: SimConfig, base: String, saved: Option<(Tokens, std::path::PathBuf)>) -> Self {
         let faults = Mutex::new(config.faults.clone());
-        let tokens = Mutex::new(Tokens::new(config.seed));
+        let (tokens, persist_to) = match saved {
+            Some((tokens, path)) => (tokens, Some(path)),
+            None => (Tokens::new(config.seed), None),
+        };
+        let tokens = Mutex::new(tokens);
         Self {
             catalog,
             config,
@@ -46,6 +59,17 @@ impl SimState {
             tokens,
             edits: Mutex::new(HashMap::new()),
             edited_during_read: Mutex::new(HashSet::new()),
+            persist_to,
+        }
+    }
+
+    /// Saves the epoch and the issued tokens, when this simulator persists.
+    pub fn persist(&self) {
+        let Some(path) = &self.persist_to else { return };
+        let tokens = lock(&self.tokens);
+        let saved = serde_json::json!({"epoch_ms": self.catalog.shape.epoch_ms, "tokens": &*tokens});
+        if let Err((path, e)) = crate::fs::write_atomic(path, saved.to_string().as_bytes(), true) {
+            tracing::warn!("cannot save the simulator's state to {}: {e}", path.display());
         }
     }
 
