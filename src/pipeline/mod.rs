@@ -114,7 +114,10 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
                     .outputs
                     .iter()
                     .map(|o| (o.table.to_string(), o.batches.iter().map(|b| b.num_rows() as u64).sum()));
-                counters.record_batch(item.pages, item.bytes, item.rejects.len(), rows);
+                // A live source's idle heartbeats carry no pages: they are not micro-batches of data.
+                if item.bytes > 0 {
+                    counters.record_batch(item.pages, item.bytes, item.rejects.len(), rows);
+                }
                 if out_tx.send(item).await.is_err() {
                     break;
                 }
