@@ -45,7 +45,9 @@ impl Error {
     pub fn blame(&self) -> Blame {
         match self {
             Error::Config(_) | Error::Query(_) | Error::Source(_) => Blame::User,
-            Error::Sink(sink::SinkError::Io { .. } | sink::SinkError::Schema(_)) => Blame::User,
+            Error::Sink(
+                sink::SinkError::Io { .. } | sink::SinkError::Schema(_) | sink::SinkError::Checkpoint { .. },
+            ) => Blame::User,
             Error::Sink(sink::SinkError::Encode { .. }) | Error::Decode(_) | Error::Execute(_) | Error::Bug(_) => {
                 Blame::Bug
             }

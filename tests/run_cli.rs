@@ -80,16 +80,36 @@ async fn log_in(sim: &Simulator, dir: &Path) {
     spotify::log_in_simulated_users(&client, &jobs).await.unwrap();
 }
 
-/// Waits until the run has sent its first request (the budget file appears), so timings below
-/// start from a working run however slowly the machine starts processes.
-async fn until_pulling(dir: &Path) {
-    for _ in 0..200 {
-        if dir.join("state/account.json").exists() {
-            return;
+/// Requests the runs sharing `dir/state` have sent, from the persisted budget.
+fn requests_sent(dir: &Path) -> u64 {
+    let Ok(bytes) = std::fs::read(dir.join("state/account.json")) else { return 0 };
+    let account: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    account["requests_by_hour"].as_object().map_or(0, |hours| hours.values().filter_map(|n| n.as_u64()).sum())
+}
+
+/// Waits (up to 60 s) until `done`, so the tests depend on what a run did, not on how fast a
+/// loaded machine gets there. Blocks in place, so an in-process simulator keeps serving.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let wait = || {
+        for _ in 0..600 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        panic!("{what} did not happen within 60 s");
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => tokio::task::block_in_place(wait),
+        Err(_) => wait(),
     }
-    panic!("the run sent no request within 20 s");
+}
+
+/// Stops a run with SIGINT, as Ctrl-C does, and returns what it printed.
+fn interrupt(child: std::process::Child) -> std::process::Output {
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    child.wait_with_output().unwrap()
 }
 
 fn run(config: &Path) -> Command {
@@ -145,7 +165,7 @@ async fn a_run_killed_mid_way_and_restarted_has_every_play_exactly_once() {
     let config = config_for(&sim, dir.path(), 1_000_000);
 
     let mut first = run(&config).spawn().unwrap();
-    until_pulling(dir.path()).await;
+    wait_until("a first request", || requests_sent(dir.path()) > 0);
     tokio::time::sleep(Duration::from_millis(5000)).await;
     first.kill().unwrap(); // SIGKILL: no drain, no final commit
     first.wait().unwrap();
@@ -203,9 +223,10 @@ async fn a_plan_over_the_daily_budget_is_refused_unless_forced() {
     assert!(stderr.contains("daily budget") && stderr.contains("--force"), "{stderr}");
     assert_eq!(sim.requests(), before, "a refused plan sends nothing");
 
-    let forced = run(&config).arg("--for").arg("2s").arg("--force").output().unwrap();
+    let forced = run(&config).arg("--force").spawn().unwrap();
+    wait_until("a forced run's first request", || sim.requests() > before);
+    let forced = interrupt(forced);
     assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
-    assert!(sim.requests() > before);
     sim.stop().await;
 }
 
@@ -219,11 +240,8 @@ async fn sigint_drains_commits_the_state_and_exits_zero() {
     let mut command = run(&config);
     command.env("TUNESTREAM__LAKE__MAX_FILE_AGE_SECS", "60");
     let child = command.spawn().unwrap();
-    until_pulling(dir.path()).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    wait_until("both users' plays pulled", || requests_sent(dir.path()) >= 6);
+    let out = interrupt(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let plays = lake_plays(&dir.path().join("lake"));
     assert!(!plays.is_empty(), "the drain committed the plays in flight");
@@ -302,7 +320,14 @@ async fn a_revoked_login_stops_only_that_users_jobs_and_the_summary_says_so() {
     // Every second request finds its access token expired and every refresh is refused: user
     // tokens die, while client-credentials tokens are simply fetched again.
     sim.set_faults(Faults { expire_token_every: 2, revoke_refresh_tokens: true, ..Faults::default() });
-    let out = run(&config).arg("--for").arg("4s").output().unwrap();
+    let child = run(&config).spawn().unwrap();
+    let tokens_file = dir.path().join("state/tokens.json");
+    wait_until("both users marked for a new login", || {
+        let tokens: serde_json::Value =
+            std::fs::read(&tokens_file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        ["alice", "bob"].iter().all(|u| tokens["users"][u]["needs_login"].is_string())
+    });
+    let out = interrupt(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let summary = String::from_utf8_lossy(&out.stdout);
     for user in ["alice", "bob"] {
@@ -319,26 +344,33 @@ async fn a_revoked_login_stops_only_that_users_jobs_and_the_summary_says_so() {
 #[test]
 fn the_embedded_demo_runs_and_a_second_run_resumes_where_the_first_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = |secs: &str| {
-        let out = Command::new(BIN)
-            .args(["run", "--for", secs, "--queries"])
+    // Each run lasts until both users' plays were pulled at least once more (two requests each,
+    // plus the first job of the next user), then stops on SIGINT as Ctrl-C would.
+    let demo = || {
+        let before = requests_sent(dir.path());
+        let child = Command::new(BIN)
+            .args(["run", "--queries"])
             .arg(repo().join("queries"))
             .current_dir(dir.path())
             .env("RUST_LOG", "warn")
-            // Faster listening than the demo's, so that each short run surely sees new plays.
+            // Faster listening than the demo's, so that each run surely sees new plays.
             .env("TUNESTREAM__SIMULATOR__PLAYS_PER_MINUTE", "120")
             .env_remove("TUNESTREAM_CONFIG")
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        wait_until("both users' plays pulled", || requests_sent(dir.path()) >= before + 6);
+        let out = interrupt(child);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (first, _) = demo("4s");
+    let (first, _) = demo();
     assert!(first.contains("    plays ") && dir.path().join("lake/plays").is_dir(), "{first}");
     let plays_before = lake_plays(&dir.path().join("lake"));
     // The simulator restarts with the run but keeps its world and tokens in the state directory:
     // the second run logs nobody out, finds no gap, and adds plays without repeating any.
-    let (second, stderr) = demo("4s");
+    let (second, stderr) = demo();
     assert!(!stderr.contains("log in again") && !second.contains("log in again"), "{stderr}\n{second}");
     assert!(second.contains("possible play gaps 0"), "{second}");
     let plays = lake_plays(&dir.path().join("lake"));

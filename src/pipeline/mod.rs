@@ -156,6 +156,12 @@ async fn process(transform: Arc<Transform>, mut batch: PageBatch) -> Result<Proc
     } else {
         Vec::new()
     };
+    if batch.lines.is_empty() {
+        // A live source's heartbeat: only its clock and checkpoint matter.
+        let id = Arc::from(batch.content_id());
+        let (seq, pages, bytes, rejects, outputs) = (batch.seq, 0, 0, Vec::new(), Vec::new());
+        return Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at: clock, checkpoint, raw, outputs });
+    }
     async move {
         let decoded = tokio::task::spawn_blocking(move || decode_batch(batch))
             .await

@@ -47,11 +47,9 @@ impl Checkpointer {
         let manifest_path = state_dir.join(MANIFEST_FILE);
         match std::fs::read(&manifest_path) {
             Ok(bytes) => {
-                let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-                    SinkError::Schema(format!(
-                        "{} is corrupt ({e}); remove it to drop that checkpoint",
-                        manifest_path.display()
-                    ))
+                let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| SinkError::Checkpoint {
+                    path: manifest_path.clone(),
+                    message: format!("corrupt ({e}); remove it to drop that checkpoint"),
                 })?;
                 tracing::warn!(files = manifest.files.len(), "completing a checkpoint interrupted by a crash");
                 apply(&manifest, &manifest_path, stats)?;
@@ -88,8 +86,10 @@ impl Checkpointer {
             state_path: self.latest.as_ref().map(|c| c.path.clone()),
             state: self.latest.as_ref().map(|c| String::from_utf8_lossy(&c.contents).into_owned()),
         };
-        let bytes = serde_json::to_vec(&manifest)
-            .map_err(|e| SinkError::Schema(format!("cannot write the checkpoint manifest: {e}")))?;
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| SinkError::Checkpoint {
+            path: self.manifest.clone(),
+            message: format!("cannot be written ({e}); lake and state paths must be UTF-8"),
+        })?;
         crate::fs::write_atomic(&self.manifest, &bytes, false)
             .map_err(|(path, source)| SinkError::Io { path, source })?;
         apply(&manifest, &self.manifest, stats)?;

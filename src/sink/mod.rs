@@ -35,6 +35,9 @@ pub enum SinkError {
         #[source]
         source: ::parquet::errors::ParquetError,
     },
+    /// The checkpoint manifest in the state directory is unusable: the user must fix or remove it.
+    #[error("checkpoint manifest {path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
     /// A query's output does not fit the sink: the user must fix the SQL.
     #[error("{0}")]
     Schema(String),

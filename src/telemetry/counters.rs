@@ -62,24 +62,7 @@ pub struct SourceCounters {
 }
 
 impl SourceCounters {
-    pub fn add_request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn add_retry(&self) {
-        self.retries.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn add_rate_limited(&self) {
-        self.rate_limited.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn add_server_error(&self) {
-        self.server_errors.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn add_malformed(&self) {
-        self.malformed.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn add_token_refresh(&self) {
-        self.token_refreshes.fetch_add(1, Ordering::Relaxed);
-    }
+    /// Adds `n` to one of these counters.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }

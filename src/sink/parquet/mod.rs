@@ -75,10 +75,15 @@ pub struct LakeWriter {
     open: BTreeMap<(String, HourPartition), OpenFile>,
     next_temp_id: u64,
     stats: LakeStats,
-    /// Set for live sources: files commit only together with the source state they cover.
-    checkpoints: Option<Checkpointer>,
-    /// The raw landing zone, written for live sources.
-    raw: Option<RawWriter>,
+    /// Set for live sources: files commit only together with the source state they cover,
+    /// and raw pages land in `_raw/`.
+    live: Option<LiveCommit>,
+}
+
+/// What a live source adds to the lake: checkpointed commits and the raw landing zone.
+struct LiveCommit {
+    checkpoints: Checkpointer,
+    raw: RawWriter,
 }
 
 impl LakeWriter {
@@ -100,29 +105,28 @@ impl LakeWriter {
             open: BTreeMap::new(),
             next_temp_id: std::process::id() as u64 * 1_000_000_007,
             stats: LakeStats::default(),
-            checkpoints: None,
-            raw: None,
+            live: None,
         })
     }
 
     /// Commits files only at checkpoints, together with source state kept in `state_dir`,
     /// first completing a checkpoint an earlier run was cut off in.
     pub fn enable_checkpoints(&mut self, state_dir: &Path) -> Result<(), SinkError> {
-        self.checkpoints = Some(Checkpointer::recover(state_dir, &self.config.path, &mut self.stats)?);
-        self.raw = Some(RawWriter::new(&self.config.path));
+        let checkpoints = Checkpointer::recover(state_dir, &self.config.path, &mut self.stats)?;
+        self.live = Some(LiveCommit { checkpoints, raw: RawWriter::new(&self.config.path) });
         Ok(())
     }
 
     /// Lands raw pages (enveloped lines with their fetch time) in `_raw/`, with checkpoints only.
     pub fn write_raw<'a>(&mut self, pages: impl IntoIterator<Item = (i64, &'a [u8])>) -> Result<(), SinkError> {
-        let Some(raw) = self.raw.as_mut() else { return Ok(()) };
-        pages.into_iter().try_for_each(|(fetched_micros, line)| raw.append(fetched_micros, line))
+        let Some(live) = self.live.as_mut() else { return Ok(()) };
+        pages.into_iter().try_for_each(|(fetched_micros, line)| live.raw.append(fetched_micros, line))
     }
 
     /// Records the source state the next checkpoint saves (live sources only).
     pub fn set_checkpoint(&mut self, checkpoint: Checkpoint) {
-        if let Some(c) = self.checkpoints.as_mut() {
-            c.set(checkpoint);
+        if let Some(live) = self.live.as_mut() {
+            live.checkpoints.set(checkpoint);
         }
     }
 
@@ -201,7 +205,7 @@ impl LakeWriter {
             .filter(|(_, f)| now_micros.saturating_sub(f.opened_at_micros) >= max_age)
             .map(|(k, _)| k.clone())
             .collect();
-        if self.checkpoints.is_none() {
+        if self.live.is_none() {
             return aged.iter().try_for_each(|key| self.commit(key));
         }
         if !aged.is_empty() || self.open.is_empty() {
@@ -219,13 +223,11 @@ impl LakeWriter {
     fn checkpoint(&mut self) -> Result<(), SinkError> {
         let keys: Vec<_> = self.open.keys().cloned().collect();
         keys.iter().try_for_each(|key| self.commit(key))?;
-        let Some(checkpoints) = self.checkpoints.as_mut() else { return Ok(()) };
-        if let Some(raw) = self.raw.as_mut() {
-            for (temp, target, bytes) in raw.finish_all()? {
-                checkpoints.defer(temp, target, bytes);
-            }
+        let Some(live) = self.live.as_mut() else { return Ok(()) };
+        for (temp, target, bytes) in live.raw.finish_all()? {
+            live.checkpoints.defer(temp, target, bytes);
         }
-        checkpoints.commit(&mut self.stats)
+        live.checkpoints.commit(&mut self.stats)
     }
 
     fn open_file(&mut self, table: &str, hour: HourPartition, opened_at_micros: i64) -> Result<OpenFile, SinkError> {
@@ -258,8 +260,8 @@ impl LakeWriter {
         let bytes = written.metadata().map_err(io(&temp))?.len();
         drop(written);
         let target = file.dir.join(layout::file_name(file.opened_at_micros, file.digest.digest()));
-        if let Some(checkpoints) = self.checkpoints.as_mut() {
-            checkpoints.defer(temp, target, bytes);
+        if let Some(live) = self.live.as_mut() {
+            live.checkpoints.defer(temp, target, bytes);
             return Ok(());
         }
         if super::commit::commit_no_clobber(&temp, &target)? {

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::SimConfig;
+
 /// SplitMix64 over a seed and a path of labels: the same inputs always give the same value.
 pub fn mix(seed: u64, parts: &[u64]) -> u64 {
     let mut z = seed;
@@ -138,21 +140,11 @@ pub struct Play {
     pub playlist: Option<usize>,
 }
 
-/// How big the world is and how fast it changes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorldShape {
-    pub seed: u64,
-    pub artists: usize,
-    pub users: Vec<String>,
-    pub playlists_per_user: usize,
-    pub plays_per_minute: f64,
-    pub playlist_change_every_secs: u64,
+pub struct Catalog {
+    /// How big the world is and how fast it changes (sizes at least 1).
+    pub config: SimConfig,
     /// When the world began, in milliseconds since the epoch: versions and plays count from it.
     pub epoch_ms: i64,
-}
-
-pub struct Catalog {
-    pub shape: WorldShape,
     pub artists: Vec<Artist>,
     pub albums: Vec<Album>,
     pub tracks: Vec<Track>,
@@ -176,9 +168,15 @@ const TRACKS_PER_ALBUM: usize = 8;
 const EPISODES: usize = 12;
 
 impl Catalog {
-    pub fn generate(shape: WorldShape) -> Self {
-        let s = shape.seed;
-        let mut artists: Vec<Artist> = (0..shape.artists)
+    pub fn generate(config: &SimConfig, epoch_ms: i64) -> Self {
+        let config = SimConfig {
+            artists: config.artists.max(2),
+            playlists_per_user: config.playlists_per_user.max(1),
+            playlist_change_every_secs: config.playlist_change_every_secs.max(1),
+            ..config.clone()
+        };
+        let s = config.seed;
+        let mut artists: Vec<Artist> = (0..config.artists)
             .map(|i| {
                 let h = mix(s, &[1, i as u64]);
                 Artist {
@@ -257,7 +255,8 @@ impl Catalog {
             })
             .collect();
         let mut catalog = Self {
-            shape: shape.clone(),
+            config,
+            epoch_ms,
             artists,
             albums,
             tracks,
@@ -272,9 +271,9 @@ impl Catalog {
     }
 
     fn add_users_and_playlists(&mut self) {
-        let s = self.shape.seed;
-        let period_ms = (60_000.0 / self.shape.plays_per_minute.max(0.001)) as i64;
-        for (u, name) in self.shape.users.clone().iter().enumerate() {
+        let s = self.config.seed;
+        let period_ms = (60_000.0 / self.config.plays_per_minute.max(0.001)) as i64;
+        for (u, name) in self.config.users.clone().iter().enumerate() {
             let h = mix(s, &[6, u as u64]);
             let followed = (0..5).map(|k| (mix(h, &[k]) % self.artists.len() as u64) as usize).collect::<Vec<_>>();
             self.users.push(User {
@@ -285,12 +284,12 @@ impl Catalog {
                 play_period_ms: period_ms.max(1),
                 play_phase_ms: (h % period_ms.max(1) as u64) as i64,
             });
-            for p in 0..self.shape.playlists_per_user {
+            for p in 0..self.config.playlists_per_user {
                 let n = (u * 100 + p) as u64;
                 let size = 20 + (mix(s, &[7, n]) % 110) as usize;
                 let base = (0..size).map(|i| self.entry(n, i as u64, u)).collect();
                 let access = match p {
-                    _ if u > 0 && p + 1 == self.shape.playlists_per_user => Access::Private,
+                    _ if u > 0 && p + 1 == self.config.playlists_per_user => Access::Private,
                     _ => Access::Open,
                 };
                 self.playlists.push(Playlist {
@@ -301,7 +300,7 @@ impl Catalog {
                     collaborative: p == 1,
                     access,
                     base,
-                    phase_secs: mix(s, &[8, n]) % self.shape.playlist_change_every_secs.max(1),
+                    phase_secs: mix(s, &[8, n]) % self.config.playlist_change_every_secs.max(1),
                 });
                 let ix = self.playlists.len() - 1;
                 self.users[u].playlists.push(ix);
@@ -322,7 +321,7 @@ impl Catalog {
 
     /// The `i`-th entry of playlist number `n`: mostly tracks, some episodes, local files and nulls.
     fn entry(&self, n: u64, i: u64, owner: usize) -> Entry {
-        let h = mix(self.shape.seed, &[10, n, i]);
+        let h = mix(self.config.seed, &[10, n, i]);
         let added_at_secs = 1_735_689_600 + (h % 28_000_000) as i64;
         match h % 100 {
             0 => Entry::Null,
@@ -357,8 +356,8 @@ impl Catalog {
 
     /// The automatic edit count of playlist `p` at `now_ms`.
     pub fn auto_version(&self, p: usize, now_ms: i64) -> u64 {
-        let every = self.shape.playlist_change_every_secs.max(1) as i64 * 1000;
-        let elapsed = now_ms - self.shape.epoch_ms + self.playlists[p].phase_secs as i64 * 1000;
+        let every = self.config.playlist_change_every_secs.max(1) as i64 * 1000;
+        let elapsed = now_ms - self.epoch_ms + self.playlists[p].phase_secs as i64 * 1000;
         (elapsed.max(0) / every) as u64
     }
 
@@ -368,11 +367,11 @@ impl Catalog {
         let playlist = &self.playlists[p];
         let mut entries = playlist.base.clone();
         for v in 1..=version {
-            let h = mix(self.shape.seed, &[11, p as u64, v]);
+            let h = mix(self.config.seed, &[11, p as u64, v]);
             if v % 3 == 0 && entries.len() > 1 {
                 entries.remove((h % entries.len() as u64) as usize);
             }
-            let added_at_secs = self.shape.epoch_ms / 1000 + v as i64 * self.shape.playlist_change_every_secs as i64;
+            let added_at_secs = self.epoch_ms / 1000 + v as i64 * self.config.playlist_change_every_secs as i64;
             entries.push(Entry::Track {
                 track: (h / 7) as usize % self.tracks.len(),
                 added_at_secs,
@@ -382,18 +381,28 @@ impl Catalog {
         entries
     }
 
+    /// The URI of an entry as Spotify gives it; `None` for a null entry.
+    pub fn entry_uri(&self, entry: &Entry) -> Option<String> {
+        match entry {
+            Entry::Track { track, .. } => Some(format!("spotify:track:{}", self.tracks[*track].id)),
+            Entry::Episode { episode, .. } => Some(format!("spotify:episode:{}", self.episodes[*episode].id)),
+            Entry::Local { name, .. } => Some(local_uri(name)),
+            Entry::Null => None,
+        }
+    }
+
     pub fn snapshot_id(&self, p: usize, version: u64) -> String {
         format!(
             "{}{}",
-            spotify_id(self.shape.seed, &[12, p as u64, version]),
-            spotify_id(self.shape.seed, &[13, version])
+            spotify_id(self.config.seed, &[12, p as u64, version]),
+            spotify_id(self.config.seed, &[13, version])
         )
     }
 
     /// A track's popularity at `now_ms`: it drifts around its base value over the day.
     pub fn popularity(&self, base: i64, id_hash: u64, now_ms: i64) -> i64 {
         let phase = (id_hash % 1000) as f64 / 1000.0 * std::f64::consts::TAU;
-        let day = (now_ms - self.shape.epoch_ms) as f64 / 86_400_000.0 * std::f64::consts::TAU;
+        let day = (now_ms - self.epoch_ms) as f64 / 86_400_000.0 * std::f64::consts::TAU;
         (base as f64 + 8.0 * (day * 24.0 + phase).sin()).round().clamp(0.0, 100.0) as i64
     }
 
@@ -401,7 +410,7 @@ impl Catalog {
     /// 60 plays before the world's epoch, so a first pull already finds a history.
     pub fn plays(&self, u: usize, now_ms: i64) -> Vec<Play> {
         let user = &self.users[u];
-        let first = self.shape.epoch_ms - 60 * user.play_period_ms + user.play_phase_ms;
+        let first = self.epoch_ms - 60 * user.play_period_ms + user.play_phase_ms;
         if now_ms < first {
             return Vec::new();
         }
@@ -411,7 +420,7 @@ impl Catalog {
 
     fn play(&self, u: usize, k: i64, first: i64) -> Play {
         let user = &self.users[u];
-        let h = mix(self.shape.seed, &[14, u as u64, k as u64]);
+        let h = mix(self.config.seed, &[14, u as u64, k as u64]);
         let playlist = (h.is_multiple_of(3) && !user.playlists.is_empty())
             .then(|| user.playlists[(h / 3) as usize % user.playlists.len()]);
         Play {
@@ -422,6 +431,11 @@ impl Catalog {
             playlist,
         }
     }
+}
+
+/// A local file's URI: `spotify:local:<artist>:<album>:<title>:<seconds>`.
+pub fn local_uri(name: &str) -> String {
+    format!("spotify:local:::{}:180", name.replace(' ', "+"))
 }
 
 fn capitalise(s: &str) -> String {
@@ -443,21 +457,24 @@ fn dedup(mut v: Vec<usize>) -> Vec<usize> {
 mod tests {
     use super::*;
 
-    fn shape() -> WorldShape {
-        WorldShape {
+    const EPOCH_MS: i64 = 1_800_000_000_000;
+
+    fn world() -> Catalog {
+        let config = SimConfig {
             seed: 7,
             artists: 20,
             users: vec!["alice".into(), "bob".into()],
             playlists_per_user: 3,
             plays_per_minute: 60.0,
             playlist_change_every_secs: 10,
-            epoch_ms: 1_800_000_000_000,
-        }
+            ..SimConfig::default()
+        };
+        Catalog::generate(&config, EPOCH_MS)
     }
 
     #[test]
     fn the_same_seed_builds_the_same_world_and_ids_look_like_spotify_ids() {
-        let (a, b) = (Catalog::generate(shape()), Catalog::generate(shape()));
+        let (a, b) = (world(), world());
         assert_eq!(
             a.tracks.iter().map(|t| &t.id).collect::<Vec<_>>(),
             b.tracks.iter().map(|t| &t.id).collect::<Vec<_>>()
@@ -468,8 +485,8 @@ mod tests {
 
     #[test]
     fn playlists_change_over_time_with_new_snapshots() {
-        let c = Catalog::generate(shape());
-        let t0 = c.shape.epoch_ms;
+        let c = world();
+        let t0 = c.epoch_ms;
         let (v0, v1) = (c.auto_version(0, t0), c.auto_version(0, t0 + 10_000));
         assert_eq!(v1, v0 + 1);
         assert_ne!(c.snapshot_id(0, v0), c.snapshot_id(0, v1));
@@ -479,17 +496,17 @@ mod tests {
 
     #[test]
     fn popularity_drifts_within_bounds() {
-        let c = Catalog::generate(shape());
+        let c = world();
         let hour = 3_600_000;
-        let values: Vec<i64> = (0..24).map(|h| c.popularity(50, 7, c.shape.epoch_ms + h * hour / 4)).collect();
+        let values: Vec<i64> = (0..24).map(|h| c.popularity(50, 7, c.epoch_ms + h * hour / 4)).collect();
         assert!(values.iter().all(|v| (42..=58).contains(v)), "{values:?}");
         assert!(values.iter().min() < values.iter().max(), "popularity must change over time: {values:?}");
     }
 
     #[test]
     fn plays_are_strictly_increasing_and_grow_with_time() {
-        let c = Catalog::generate(shape());
-        let now = c.shape.epoch_ms + 30_000;
+        let c = world();
+        let now = c.epoch_ms + 30_000;
         let plays = c.plays(1, now);
         assert!(plays.windows(2).all(|w| w[0].played_at_ms < w[1].played_at_ms));
         assert!(plays.iter().all(|p| p.played_at_ms <= now));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use catalog::{Catalog, WorldShape};
+use catalog::Catalog;
 
 /// Faults the simulator injects, each off by default. "Every N" counts `/v1` requests.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -138,7 +138,11 @@ impl Simulator {
     /// with the same timeline and honours its earlier tokens, so a client's state stays valid.
     pub async fn start_persistent(config: SimConfig, port: u16, path: &std::path::Path) -> std::io::Result<Self> {
         let saved: Option<server::Saved> = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .inspect_err(|e| {
+                    tracing::warn!("{} is unreadable ({e}); the simulator starts a new world", path.display())
+                })
+                .ok(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
@@ -159,21 +163,14 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let now_ms = chrono::Utc::now().timestamp_millis();
         let saved_epoch = persist.as_ref().and_then(|(saved, _)| saved.as_ref().map(|s| s.epoch_ms));
-        let world = WorldShape {
-            seed: config.seed,
-            artists: config.artists.max(2),
-            users: config.users.clone(),
-            playlists_per_user: config.playlists_per_user.max(1),
-            plays_per_minute: config.plays_per_minute,
-            playlist_change_every_secs: config.playlist_change_every_secs.max(1),
-            // Whole minutes, so two simulators started in the same minute serve the same world.
-            epoch_ms: saved_epoch.unwrap_or(now_ms - now_ms.rem_euclid(60_000)),
-        };
+        // Whole minutes, so two simulators started in the same minute serve the same world.
+        let epoch_ms = saved_epoch.unwrap_or(now_ms - now_ms.rem_euclid(60_000));
+        let catalog = Catalog::generate(&config, epoch_ms);
         let saved = persist.map(|(saved, path)| {
             let tokens = saved.map_or_else(|| accounts::Tokens::new(config.seed), |s| s.tokens);
             (tokens, path)
         });
-        let state = Arc::new(server::SimState::new(Catalog::generate(world), config, format!("http://{addr}"), saved));
+        let state = Arc::new(server::SimState::new(catalog, config, format!("http://{addr}"), saved));
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server::serve(listener, state.clone(), cancel.clone()));
         tracing::info!(url = %format!("http://{addr}"), "Spotify simulator listening");

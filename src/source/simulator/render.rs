@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::catalog::{Catalog, Entry, mix};
+use super::catalog::{Catalog, Entry, local_uri, mix};
 
 /// Which kind of app the simulator answers, and so which shapes it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -159,7 +159,7 @@ impl Renderer<'_> {
     }
 
     fn local_track(&self, name: &str) -> Value {
-        json!({"id": null, "name": name, "type": "track", "uri": format!("spotify:local:::{}:180", name.replace(' ', "+")),
+        json!({"id": null, "name": name, "type": "track", "uri": local_uri(name),
                "href": null, "external_urls": {}, "album": {"id": null, "name": null, "type": "album", "artists": []},
                "artists": [], "duration_ms": 180_000, "explicit": false, "is_local": true, "disc_number": 0,
                "track_number": 0, "external_ids": {}})

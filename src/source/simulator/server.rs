@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::accounts::Tokens;
-use super::catalog::{Catalog, Entry};
+use super::catalog::Catalog;
 use super::{Faults, SimConfig, TruthPlay, TruthPlaylist};
 
 pub struct SimState {
@@ -67,7 +67,7 @@ impl SimState {
     pub fn persist(&self) {
         let Some(path) = &self.persist_to else { return };
         let tokens = lock(&self.tokens);
-        let saved = serde_json::json!({"epoch_ms": self.catalog.shape.epoch_ms, "tokens": &*tokens});
+        let saved = serde_json::json!({"epoch_ms": self.catalog.epoch_ms, "tokens": &*tokens});
         if let Err((path, e)) = crate::fs::write_atomic(path, saved.to_string().as_bytes(), true) {
             tracing::warn!("cannot save the simulator's state to {}: {e}", path.display());
         }
@@ -120,19 +120,7 @@ impl SimState {
             .flat_map(|u| u.playlists.iter().copied())
             .map(|p| {
                 let version = self.version(p, now_ms);
-                let uris = self
-                    .catalog
-                    .entries(p, version)
-                    .iter()
-                    .map(|e| match e {
-                        Entry::Track { track, .. } => Some(format!("spotify:track:{}", self.catalog.tracks[*track].id)),
-                        Entry::Episode { episode, .. } => {
-                            Some(format!("spotify:episode:{}", self.catalog.episodes[*episode].id))
-                        }
-                        Entry::Local { name, .. } => Some(format!("spotify:local:::{}:180", name.replace(' ', "+"))),
-                        Entry::Null => None,
-                    })
-                    .collect();
+                let uris = self.catalog.entries(p, version).iter().map(|e| self.catalog.entry_uri(e)).collect();
                 TruthPlaylist {
                     playlist_id: self.catalog.playlists[p].id.clone(),
                     snapshot_id: self.catalog.snapshot_id(p, version),

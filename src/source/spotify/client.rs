@@ -170,7 +170,7 @@ impl Client {
                 Refused::Cancelled => PullError::Cancelled,
             })?;
             let token = self.token(auth, false).await?;
-            self.counters.add_request();
+            SourceCounters::add(&self.counters.requests, 1);
             match self.attempt(url, &token).await {
                 Attempt::Done(fetched) => return Ok(fetched),
                 Attempt::Fail(e) => return Err(e),
@@ -187,7 +187,7 @@ impl Client {
                     if attempt > self.policy.max_retries {
                         return Err(PullError::Transient { url: url.into(), attempts: attempt, message });
                     }
-                    self.counters.add_retry();
+                    SourceCounters::add(&self.counters.retries, 1);
                     let wait = backoff(self.policy, attempt);
                     tracing::debug!(url, attempt, ?wait, "retrying: {message}");
                     self.sleep(wait).await?;
@@ -223,7 +223,7 @@ impl Client {
             return match serde_json::from_slice::<Value>(&bytes) {
                 Ok(body) => Attempt::Done(Fetched { url: url.to_owned(), fetched_at, body }),
                 Err(e) => {
-                    self.counters.add_malformed();
+                    SourceCounters::add(&self.counters.malformed, 1);
                     Attempt::Retry(format!("malformed JSON body: {e}"))
                 }
             };
@@ -237,7 +237,7 @@ impl Client {
                 Attempt::Fail(PullError::Unavailable { url: url.into(), status: status.as_u16(), message })
             }
             s if s.is_server_error() => {
-                self.counters.add_server_error();
+                SourceCounters::add(&self.counters.server_errors, 1);
                 Attempt::Retry(format!("{s}: {message}"))
             }
             s => Attempt::Fail(PullError::Rejected { url: url.into(), status: s.as_u16(), message }),
@@ -245,7 +245,7 @@ impl Client {
     }
 
     async fn too_many_requests(&self, url: &str, body: &Value, retry_after: Option<u64>) -> Attempt {
-        self.counters.add_rate_limited();
+        SourceCounters::add(&self.counters.rate_limited, 1);
         let wait = Duration::from_secs(retry_after.unwrap_or(1));
         let quota = body["error"]["reason"].as_str() == Some("QUOTA_EXCEEDED")
             || body["reason"].as_str() == Some("QUOTA_EXCEEDED");
@@ -301,7 +301,7 @@ impl Client {
                 ];
                 match self.token_request(&form, false).await {
                     Ok(grant) => {
-                        self.counters.add_token_refresh();
+                        SourceCounters::add(&self.counters.token_refreshes, 1);
                         // The old refresh token is already dead: persist the new one first.
                         book.store(user, &grant, true)?;
                         Ok(grant.access_token)
