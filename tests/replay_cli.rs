@@ -168,20 +168,18 @@ fn a_broken_query_is_reported_with_its_file_before_any_data_is_read() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("7 tables and 2 views"));
 }
 
-/// The peers' DuckDB implementation of the shared playlist-flatten workload, on the same input,
+/// The shared workload's DuckDB peer (a copy in tests/reference), on the same input,
 /// must produce the same rows. Needs the Python environment `scripts/test` provides.
 #[test]
 fn replay_holds_the_same_rows_as_the_duckdb_peer() {
     let python = std::env::var("TUNESTREAM_TEST_PYTHON")
         .expect("TUNESTREAM_TEST_PYTHON is not set: run the test suite with scripts/test, which installs DuckDB");
-    let bench = std::env::var("TUNESTREAM_PEERS_DIR").map_or_else(|_| repo().join("../shared/bench"), PathBuf::from);
-    let peers = bench.join("peers.py");
-    assert!(peers.exists(), "{} is missing; set TUNESTREAM_PEERS_DIR to the shared bench folder", peers.display());
+    let peer = repo().join("tests/reference/duckdb_peer.py");
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("pages.ndjson");
     std::fs::write(&input, playlist_pages(30, 7, EntryShape::LegacyTrack)).unwrap();
     let peer_out = dir.path().join("peer");
-    let run = Command::new(&python).arg(&peers).arg("duckdb").arg(&input).arg(&peer_out).output().unwrap();
+    let run = Command::new(&python).arg(&peer).arg(&input).arg(&peer_out).output().unwrap();
     assert!(run.status.success(), "peer failed: {}", String::from_utf8_lossy(&run.stderr));
 
     let lake = dir.path().join("lake");
