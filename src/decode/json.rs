@@ -1,8 +1,8 @@
-//! Decodes JSON lines into one Arrow batch with arrow-json, isolating lines that do not fit.
+//! Decodes JSON lines into one Arrow batch, isolating lines that do not fit.
 //!
-//! The fast path projects each line onto the schema's keys and decodes all lines of a bucket in
-//! one pass. When that fails, each original line is decoded on its own, so that one malformed
-//! page is rejected with the decoder's own message and its neighbours are kept.
+//! The fast path decodes all lines of a bucket in one pass with [`direct`]. When it gives up,
+//! each line is decoded on its own: directly if it can be, else with arrow-json, so that a
+//! malformed page is rejected with arrow-json's own message and its neighbours are kept.
 
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
@@ -10,7 +10,8 @@ use arrow::error::ArrowError;
 use arrow::json::ReaderBuilder;
 use arrow::record_batch::RecordBatch;
 
-use super::project::{KeyTree, project};
+use super::direct;
+use super::scan::GiveUp;
 
 /// The outcome of decoding a set of lines: the rows of the good lines, in order, and the rest.
 pub struct Decoded {
@@ -21,27 +22,17 @@ pub struct Decoded {
     pub failures: Vec<(usize, String)>,
 }
 
-/// Decodes `lines` against `schema`, one row per line. `keys` is the schema's key tree.
-pub fn decode_lines(schema: &SchemaRef, keys: &KeyTree, lines: &[&[u8]]) -> Result<Decoded, ArrowError> {
-    let mut projected = Vec::with_capacity(lines.iter().map(|l| l.len()).sum::<usize>() / 2);
-    let mut ends = Vec::with_capacity(lines.len());
-    for line in lines {
-        if project(line, keys, &mut projected).is_err() {
-            projected.extend_from_slice(line);
-        }
-        ends.push(projected.len());
-    }
-    let starts = std::iter::once(0).chain(ends.iter().copied());
-    let projected_lines: Vec<&[u8]> = starts.zip(&ends).map(|(start, &end)| &projected[start..end]).collect();
-    match decode_together(schema, &projected_lines) {
+/// Decodes `lines` against `schema`, one row per line.
+pub fn decode_lines(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, ArrowError> {
+    match direct::decode(schema, lines) {
         Ok(batch) => Ok(Decoded { batch, row_lines: (0..lines.len()).collect(), failures: Vec::new() }),
-        Err(_) => decode_one_by_one(schema, lines),
+        Err(GiveUp) => decode_one_by_one(schema, lines),
     }
 }
 
-/// Decodes the lines as they are, without projection: the reference projection must match.
+/// Decodes the lines with arrow-json alone: the reference the direct decoder must match.
 #[cfg(test)]
-pub fn decode_unprojected(schema: &SchemaRef, lines: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
+pub fn decode_with_arrow_json(schema: &SchemaRef, lines: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
     decode_together(schema, lines)
 }
 
@@ -75,7 +66,8 @@ fn decode_one_by_one(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, Arr
     let mut row_lines = Vec::with_capacity(lines.len());
     let mut failures = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        match decode_together(schema, std::slice::from_ref(line)) {
+        let line = std::slice::from_ref(line);
+        match direct::decode(schema, line).or_else(|GiveUp| decode_together(schema, line)) {
             Ok(batch) => {
                 batches.push(batch);
                 row_lines.push(i);
@@ -103,10 +95,6 @@ mod tests {
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]))
-    }
-
-    fn decode_lines(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, ArrowError> {
-        super::decode_lines(schema, &KeyTree::from_fields(schema.fields()), lines)
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! normalised to the raw table layout (envelope columns, then response fields) and checked to be
 //! a response of their kind. Lines that fail any step become [`Reject`]s; the rest are kept.
 
+mod direct;
 mod envelope;
 mod json;
 mod kind;
-mod project;
+mod scan;
 pub mod schema;
 #[cfg(test)]
 mod tests;
@@ -89,8 +90,7 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
         let form = if enveloped { Form::Envelope } else { Form::Bare };
         let bug = |source| DecodeBug { kind, source };
         let lines: Vec<&[u8]> = indices.iter().map(|&i| batch.line(&batch.lines[i])).collect();
-        let decoder = decoder_for(kind, form);
-        let decoded = json::decode_lines(&decoder.schema, &decoder.keys, &lines).map_err(bug)?;
+        let decoded = json::decode_lines(schema_for(kind, form), &lines).map_err(bug)?;
         let reject = |i: usize, error: String| reject_line(&batch, i, Some(kind), error);
         rejects.extend(decoded.failures.into_iter().map(|(j, e)| reject(indices[j], e)));
 
@@ -124,21 +124,12 @@ fn reject_line(batch: &PageBatch, index: usize, kind: Option<Kind>, error: Strin
     Reject { line, kind, error, record }
 }
 
-/// The schema a line of a kind and form is decoded with, and its key tree for projection.
-struct Decoder {
-    schema: arrow::datatypes::SchemaRef,
-    keys: project::KeyTree,
-}
-
-fn decoder_for(kind: Kind, form: Form) -> &'static Decoder {
-    static DECODERS: std::sync::LazyLock<Vec<Decoder>> = std::sync::LazyLock::new(|| {
-        Kind::ALL
-            .iter()
-            .flat_map(|&kind| [schema::envelope_schema(kind), schema::response_schema(kind)])
-            .map(|schema| Decoder { keys: project::KeyTree::from_fields(schema.fields()), schema })
-            .collect()
+/// The schema a line of a kind and form is decoded with.
+fn schema_for(kind: Kind, form: Form) -> &'static arrow::datatypes::SchemaRef {
+    static SCHEMAS: std::sync::LazyLock<Vec<arrow::datatypes::SchemaRef>> = std::sync::LazyLock::new(|| {
+        Kind::ALL.iter().flat_map(|&kind| [schema::envelope_schema(kind), schema::response_schema(kind)]).collect()
     });
-    &DECODERS[kind.index() * 2 + usize::from(form == Form::Bare)]
+    &SCHEMAS[kind.index() * 2 + usize::from(form == Form::Bare)]
 }
 
 /// Rows of a normalised table plus, per row, the reason it must be rejected (if any).

@@ -175,7 +175,7 @@ fn bad_lines_are_rejected_with_their_line_and_valid_neighbours_kept() {
 }
 
 #[test]
-fn projection_decodes_exactly_what_the_whole_lines_decode() {
+fn direct_decoding_gives_exactly_what_arrow_json_gives() {
     use crate::source::synthetic::{EntryShape, playlist_pages};
     let generated = [playlist_pages(3, 5, EntryShape::Item), playlist_pages(3, 6, EntryShape::LegacyTrack)];
     let cases: Vec<(Kind, Form, String)> = SAMPLE
@@ -187,16 +187,10 @@ fn projection_decodes_exactly_what_the_whole_lines_decode() {
         .chain(generated.iter().flat_map(|t| t.lines().map(|l| (Kind::PlaylistItems, Form::Bare, l.to_owned()))))
         .collect();
     for (kind, form, line) in &cases {
-        let decoder = decoder_for(*kind, *form);
-        let mut out = Vec::new();
-        assert_eq!(project::project(line.as_bytes(), &decoder.keys, &mut out), Ok(()), "{kind} projects");
-        if line.contains("available_markets") {
-            assert!(!String::from_utf8(out).unwrap().contains("available_markets"), "unwanted keys are dropped");
-        }
+        let schema = schema_for(*kind, *form);
         let lines = [line.as_bytes()];
-        let projected = json::decode_lines(&decoder.schema, &decoder.keys, &lines).unwrap();
-        assert!(projected.failures.is_empty());
-        let whole = json::decode_unprojected(&decoder.schema, &lines).unwrap();
-        assert_eq!(projected.batch, whole, "{kind} {form:?}");
+        let direct = direct::decode(schema, &lines).unwrap_or_else(|_| panic!("{kind} {form:?} decodes directly"));
+        let reference = json::decode_with_arrow_json(schema, &lines).unwrap();
+        assert_eq!(direct, reference, "{kind} {form:?}");
     }
 }

@@ -1,0 +1,281 @@
+//! A byte cursor over one JSON line: whitespace, literals, integers, strings, and skipping
+//! whole values without looking inside them.
+//!
+//! It is deliberately not a validator. Values that no raw table holds are skipped by counting
+//! brackets, as fast as the bytes can be read; only the values that are kept are parsed. Every
+//! method gives up ([`GiveUp`]) on anything it does not expect, and the caller then hands the
+//! line to arrow-json, whose error messages name what was wrong.
+
+/// The cursor met something it does not handle; decode the line another way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GiveUp;
+
+/// What a byte means while skipping a container.
+const PLAIN: u8 = 0;
+const QUOTE: u8 = 1;
+const OPEN: u8 = 2;
+const CLOSE: u8 = 3;
+
+static SKIP_CLASS: [u8; 256] = {
+    let mut table = [PLAIN; 256];
+    table[b'"' as usize] = QUOTE;
+    table[b'{' as usize] = OPEN;
+    table[b'[' as usize] = OPEN;
+    table[b'}' as usize] = CLOSE;
+    table[b']' as usize] = CLOSE;
+    table
+};
+
+pub struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
+    /// The next byte after whitespace, without consuming it.
+    #[inline]
+    pub fn peek(&mut self) -> Result<u8, GiveUp> {
+        while let Some(&b) = self.bytes.get(self.at) {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Ok(b);
+            }
+            self.at += 1;
+        }
+        Err(GiveUp)
+    }
+
+    /// Consumes `byte` (after whitespace) or gives up.
+    #[inline]
+    pub fn expect(&mut self, byte: u8) -> Result<(), GiveUp> {
+        if self.peek()? != byte {
+            return Err(GiveUp);
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    /// Consumes `byte` (after whitespace) if it is next.
+    #[inline]
+    pub fn eat(&mut self, byte: u8) -> Result<bool, GiveUp> {
+        let found = self.peek()? == byte;
+        self.at += usize::from(found);
+        Ok(found)
+    }
+
+    /// Consumes the literal `word` (`null`, `true`, `false`), which must not run on.
+    pub fn literal(&mut self, word: &[u8]) -> Result<(), GiveUp> {
+        self.peek()?;
+        let end = self.at + word.len();
+        if self.bytes.get(self.at..end) != Some(word) || self.bytes.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+            return Err(GiveUp);
+        }
+        self.at = end;
+        Ok(())
+    }
+
+    /// Consumes a string and returns its raw contents (between the quotes) and whether they
+    /// hold escapes.
+    #[inline]
+    pub fn string(&mut self) -> Result<(&'a [u8], bool), GiveUp> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let mut escaped = false;
+        let mut i = start;
+        loop {
+            let rest = self.bytes.get(i..).ok_or(GiveUp)?;
+            i += memchr::memchr2(b'"', b'\\', rest).ok_or(GiveUp)?;
+            if self.bytes[i] == b'"' {
+                break;
+            }
+            escaped = true;
+            i += 2;
+        }
+        self.at = i + 1;
+        Ok((&self.bytes[start..i], escaped))
+    }
+
+    /// Consumes an integer (`-?[0-9]+`). Fractions, exponents and overflow give up.
+    pub fn integer(&mut self) -> Result<i64, GiveUp> {
+        self.peek()?;
+        let negative = self.bytes[self.at] == b'-';
+        let mut i = self.at + usize::from(negative);
+        let digits_start = i;
+        let mut value: i64 = 0;
+        while let Some(&b) = self.bytes.get(i).filter(|b| b.is_ascii_digit()) {
+            let digit = i64::from(b - b'0');
+            value = value
+                .checked_mul(10)
+                .and_then(|v| if negative { v.checked_sub(digit) } else { v.checked_add(digit) })
+                .ok_or(GiveUp)?;
+            i += 1;
+        }
+        if i == digits_start || self.bytes.get(i).is_some_and(|b| matches!(b, b'.' | b'e' | b'E')) {
+            return Err(GiveUp);
+        }
+        self.at = i;
+        Ok(value)
+    }
+
+    /// Moves past one value of any type without parsing it.
+    pub fn skip_value(&mut self) -> Result<(), GiveUp> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' | b'[' => self.skip_container(),
+            _ => {
+                let rest = &self.bytes[self.at..];
+                let len = rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(rest.len());
+                if len == 0 {
+                    return Err(GiveUp);
+                }
+                self.at += len;
+                Ok(())
+            }
+        }
+    }
+
+    /// Skips an object or array by counting brackets outside strings.
+    fn skip_container(&mut self) -> Result<(), GiveUp> {
+        let bytes = self.bytes;
+        let mut depth = 0usize;
+        let mut i = self.at;
+        while let Some(&b) = bytes.get(i) {
+            match SKIP_CLASS[usize::from(b)] {
+                PLAIN => {}
+                QUOTE => {
+                    // Most skipped strings are short (market codes, ids): look byte by byte.
+                    i += 1;
+                    loop {
+                        match bytes.get(i) {
+                            Some(b'"') => break,
+                            Some(b'\\') => i += 2,
+                            Some(_) => i += 1,
+                            None => return Err(GiveUp),
+                        }
+                    }
+                }
+                OPEN => depth += 1,
+                _ => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.at = i + 1;
+                        return Ok(());
+                    }
+                }
+            }
+            i += 1;
+        }
+        Err(GiveUp)
+    }
+}
+
+/// Decodes the escapes of a JSON string's raw contents into `out`.
+pub fn unescape(raw: &[u8], out: &mut Vec<u8>) -> Result<(), GiveUp> {
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let simple = match raw.get(i + 1).ok_or(GiveUp)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => {
+                let (c, used) = unicode_escape(&raw[i..])?;
+                let mut utf8 = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                i += used;
+                continue;
+            }
+            _ => return Err(GiveUp),
+        };
+        out.push(simple);
+        i += 2;
+    }
+    Ok(())
+}
+
+/// `\uXXXX`, or a surrogate pair `\uD8XX\uDCXX`: the character and the bytes used.
+fn unicode_escape(raw: &[u8]) -> Result<(char, usize), GiveUp> {
+    let unit = |at: usize| -> Result<u32, GiveUp> {
+        let hex = raw.get(at..at + 4).ok_or(GiveUp)?;
+        let text = std::str::from_utf8(hex).map_err(|_| GiveUp)?;
+        u32::from_str_radix(text, 16).map_err(|_| GiveUp)
+    };
+    let high = unit(2)?;
+    if !(0xD800..0xDC00).contains(&high) {
+        return char::from_u32(high).map(|c| (c, 6)).ok_or(GiveUp);
+    }
+    if raw.get(6..8) != Some(b"\\u") {
+        return Err(GiveUp);
+    }
+    let low = unit(8)?;
+    if !(0xDC00..0xE000).contains(&low) {
+        return Err(GiveUp);
+    }
+    char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)).map(|c| (c, 12)).ok_or(GiveUp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_nested_values_with_brackets_inside_strings() {
+        let line = br#"[1,{"x":"]}\"["},["AD","AE"]] ,"next""#;
+        let mut s = Scanner::new(line);
+        s.skip_value().unwrap();
+        assert_eq!(&line[s.at..], br#" ,"next""#);
+        for bad in [&b"[1,2"[..], b"{\"a\":\"x", b"", b","] {
+            assert_eq!(Scanner::new(bad).skip_value(), Err(GiveUp), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn integers_parse_exactly_or_give_up() {
+        let parse = |text: &str| Scanner::new(text.as_bytes()).integer();
+        assert_eq!(parse(" -42,"), Ok(-42));
+        assert_eq!(parse("9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse("-9223372036854775808"), Ok(i64::MIN));
+        for bad in ["9223372036854775808", "1.5", "2e3", "-", "x"] {
+            assert_eq!(parse(bad), Err(GiveUp), "{bad}");
+        }
+    }
+
+    #[test]
+    fn escapes_decode_like_json() {
+        let decode = |raw: &str| {
+            let mut out = Vec::new();
+            unescape(raw.as_bytes(), &mut out).map(|()| String::from_utf8(out).unwrap())
+        };
+        assert_eq!(decode(r#"a\"b\\c\/d\n\u00e9\ud83c\udfb5"#), Ok("a\"b\\c/d\n\u{e9}\u{1f3b5}".to_owned()));
+        for bad in [r#"\x"#, r#"\u12"#, r#"\ud83c"#, r#"\ud83cx\udfb5"#, r#"\"#] {
+            assert_eq!(decode(bad), Err(GiveUp), "{bad}");
+        }
+    }
+
+    #[test]
+    fn literals_must_not_run_on() {
+        assert_eq!(Scanner::new(b" null}").literal(b"null"), Ok(()));
+        assert_eq!(Scanner::new(b"nullx").literal(b"null"), Err(GiveUp));
+        assert_eq!(Scanner::new(b"nul").literal(b"null"), Err(GiveUp));
+    }
+}
