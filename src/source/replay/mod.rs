@@ -20,7 +20,13 @@ use super::{BatchLimits, LineRef, PageBatch, SourceError, SourceFile};
 
 const PAGE_FILE_ENDINGS: [&str; 6] = [".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const READ_BUFFER_BYTES: usize = 1 << 20;
+/// The buffer that peeks at a file's first bytes, and reads the compressed side of gzip files.
+const PEEK_BUFFER_BYTES: usize = 64 << 10;
+/// Bytes read at a time straight into a batch buffer. Small enough that the tail moved at a
+/// batch cut is cheap, big enough that reads stay few.
+const READ_CHUNK_BYTES: usize = 256 << 10;
+/// A batch buffer is preallocated up to this size, whatever the byte limit.
+const MAX_PREALLOCATED_BYTES: usize = 64 << 20;
 
 /// Expands the configured paths into the ordered list of page files to read.
 ///
@@ -70,8 +76,8 @@ pub fn read_files(
     tx: &mpsc::Sender<PageBatch>,
     cancel: &CancellationToken,
 ) -> Result<(), SourceError> {
-    let mut batch = PageBatch::default();
-    let mut seq = 0;
+    let mut batcher = Batcher { limits, chunk: READ_CHUNK_BYTES, seq: 0, batch: PageBatch::default(), tx, cancel };
+    batcher.batch.buf.reserve(batcher.capacity());
     for path in files {
         let io_err = |source| SourceError::Input { path: path.clone(), source };
         let file = File::open(path).map_err(io_err)?;
@@ -82,47 +88,93 @@ pub fn read_files(
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_micros() as i64);
         let source = Arc::new(SourceFile { path: path.clone(), modified_micros, kind });
-        let mut reader = open_maybe_gzip(file).map_err(io_err)?;
-        let mut line_no = 0;
-        loop {
-            let start = batch.buf.len();
-            let read = reader.read_until(b'\n', &mut batch.buf).map_err(io_err)?;
-            if read == 0 {
-                break;
-            }
-            line_no += 1;
-            let line = &batch.buf[start..];
-            let end = start + line.trim_ascii_end().len();
-            if batch.buf[start..end].trim_ascii_start().is_empty() {
-                batch.buf.truncate(start);
-                continue;
-            }
-            batch.lines.push(LineRef { file: source.clone(), line_no, start, end });
-            if batch.lines.len() >= limits.max_pages || batch.buf.len() >= limits.max_bytes {
-                seq += 1;
-                let full = std::mem::replace(&mut batch, PageBatch { seq, ..PageBatch::default() });
-                if cancel.is_cancelled() || tx.blocking_send(full).is_err() {
-                    return Ok(());
-                }
-            }
+        let reader = open_maybe_gzip(file).map_err(io_err)?;
+        if batcher.read_file(reader, &source).map_err(io_err)? == Flow::Stop {
+            return Ok(());
         }
     }
-    if !batch.lines.is_empty() && !cancel.is_cancelled() {
+    if !batcher.batch.lines.is_empty() && !cancel.is_cancelled() {
         // A closed receiver means the pipeline is already shutting down; nothing to report.
-        let _ = tx.blocking_send(batch);
+        let _ = tx.blocking_send(batcher.batch);
     }
     Ok(())
 }
 
-fn open_maybe_gzip(file: File) -> std::io::Result<Box<dyn BufRead + Send>> {
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Cuts lines into micro-batches. Each byte is copied once from the reader into the batch that
+/// holds it; only the part of a chunk read past a cut moves, into the next batch.
+struct Batcher<'a> {
+    limits: BatchLimits,
+    chunk: usize,
+    seq: u64,
+    batch: PageBatch,
+    tx: &'a mpsc::Sender<PageBatch>,
+    cancel: &'a CancellationToken,
+}
+
+impl Batcher<'_> {
+    /// A batch buffer big enough that it rarely grows: the byte limit plus a chunk or two.
+    fn capacity(&self) -> usize {
+        self.limits.max_bytes.min(MAX_PREALLOCATED_BYTES) + 2 * self.chunk
+    }
+
+    fn read_file(&mut self, mut reader: Box<dyn Read + Send>, source: &Arc<SourceFile>) -> std::io::Result<Flow> {
+        let mut line_no = 0;
+        // The first byte of the line being read; bytes before `search` hold no newline after it.
+        let mut line_start = self.batch.buf.len();
+        let mut eof = false;
+        while !eof {
+            let mut search = self.batch.buf.len();
+            self.batch.buf.reserve(self.chunk);
+            eof = (&mut reader).take(self.chunk as u64).read_to_end(&mut self.batch.buf)? == 0;
+            loop {
+                let buf = &self.batch.buf;
+                let end = match memchr::memchr(b'\n', &buf[search..]) {
+                    Some(i) => search + i + 1,
+                    None if eof && line_start < buf.len() => buf.len(),
+                    None => break,
+                };
+                line_no += 1;
+                let content_end = line_start + buf[line_start..end].trim_ascii_end().len();
+                if buf[line_start..content_end].trim_ascii_start().is_empty() {
+                    self.batch.buf.drain(line_start..end);
+                    search = line_start;
+                    continue;
+                }
+                self.batch.lines.push(LineRef { file: source.clone(), line_no, start: line_start, end: content_end });
+                (line_start, search) = (end, end);
+                if self.batch.lines.len() >= self.limits.max_pages || end >= self.limits.max_bytes {
+                    if self.cut(end) == Flow::Stop {
+                        return Ok(Flow::Stop);
+                    }
+                    (line_start, search) = (0, 0);
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Sends the batch up to `end`; the bytes after it start the next batch.
+    fn cut(&mut self, end: usize) -> Flow {
+        self.seq += 1;
+        let mut next = PageBatch { seq: self.seq, buf: Vec::with_capacity(self.capacity()), ..PageBatch::default() };
+        next.buf.extend_from_slice(&self.batch.buf[end..]);
+        self.batch.buf.truncate(end);
+        let full = std::mem::replace(&mut self.batch, next);
+        if self.cancel.is_cancelled() || self.tx.blocking_send(full).is_err() { Flow::Stop } else { Flow::Continue }
+    }
+}
+
+fn open_maybe_gzip(file: File) -> std::io::Result<Box<dyn Read + Send>> {
+    // Plain files: reads of a whole chunk bypass this buffer once the peeked bytes are used.
+    let mut reader = BufReader::with_capacity(PEEK_BUFFER_BYTES, file);
     let is_gzip = reader.fill_buf()?.starts_with(&GZIP_MAGIC);
-    Ok(if is_gzip {
-        let decoder = flate2::bufread::MultiGzDecoder::new(reader);
-        Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, decoder))
-    } else {
-        Box::new(reader) as Box<dyn BufRead + Send>
-    })
+    Ok(if is_gzip { Box::new(flate2::bufread::MultiGzDecoder::new(reader)) } else { Box::new(reader) })
 }
 
 /// Reads a whole page file into memory, decompressing gzip: for tools and tests.
@@ -180,6 +232,41 @@ mod tests {
                 ("b.ndjson.gz".into(), 1, r#"{"b":1}"#.into()),
             ]
         );
+    }
+
+    #[test]
+    fn batches_do_not_depend_on_how_the_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.ndjson");
+        std::fs::write(&file, "{\"a\":1}\r\n\n  \n{\"a\":22}\n{\"a\":333}\n\n{\"a\":4444}").unwrap();
+        let source = Arc::new(SourceFile { path: file.clone(), modified_micros: 0, kind: None });
+        let cut = |chunk: usize, limits: BatchLimits| {
+            let (tx, mut rx) = mpsc::channel(100);
+            let cancel = CancellationToken::new();
+            let mut batcher = Batcher { limits, chunk, seq: 0, batch: PageBatch::default(), tx: &tx, cancel: &cancel };
+            let reader = open_maybe_gzip(File::open(&file).unwrap()).unwrap();
+            assert_eq!(batcher.read_file(reader, &source).unwrap(), Flow::Continue);
+            let mut batches: Vec<PageBatch> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+            batches.push(batcher.batch);
+            batches
+                .iter()
+                .map(|b| {
+                    let lines: Vec<(u64, String)> =
+                        b.lines.iter().map(|l| (l.line_no, String::from_utf8_lossy(b.line(l)).into_owned())).collect();
+                    (b.seq, b.content_id(), lines)
+                })
+                .collect::<Vec<_>>()
+        };
+        for limits in [BatchLimits { max_pages: 2, max_bytes: 1 << 20 }, BatchLimits { max_pages: 100, max_bytes: 12 }]
+        {
+            let reference = cut(1 << 20, limits);
+            let lines: Vec<u64> = reference.iter().flat_map(|b| b.2.iter().map(|l| l.0)).collect();
+            assert_eq!(lines, vec![1, 4, 5, 7], "blank lines are skipped but counted");
+            assert!(reference.len() >= 2, "the limits cut the file");
+            for chunk in 1..=9 {
+                assert_eq!(cut(chunk, limits), reference, "chunk of {chunk} bytes");
+            }
+        }
     }
 
     #[test]
