@@ -100,13 +100,21 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         let workers = settings.pipeline.workers;
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let mut processed =
-                ReceiverStream::new(page_rx).map(|batch| process(transform.clone(), batch)).buffered(workers);
+            // Each micro-batch is its own task, so the SQL of several batches runs on several
+            // threads; `buffered` still hands them on in input order.
+            let mut processed = ReceiverStream::new(page_rx)
+                .map(|batch| {
+                    let task = tokio::spawn(process(transform.clone(), batch));
+                    async move { task.await.map_err(|e| Error::Bug(format!("a micro-batch task failed: {e}")))? }
+                })
+                .buffered(workers);
             while let Some(result) = processed.next().await {
                 let item = match result {
                     Ok(item) => item,
                     Err(e) => {
                         cancel.cancel();
+                        // Await the batches already in flight; the source stops on the cancel.
+                        while processed.next().await.is_some() {}
                         return Err(e);
                     }
                 };
