@@ -67,6 +67,7 @@ pub struct Transform {
 
 impl Transform {
     /// Plans every query, reporting the first one that does not plan with its file and line.
+    /// Runs inside a Tokio runtime: the table queries are planned as tasks.
     pub async fn plan(queries: Vec<Query>) -> Result<Self, QueryError> {
         let ctx = session();
         tables::register_raw(&ctx).map_err(|e| QueryError::Invalid {
@@ -103,9 +104,23 @@ impl Transform {
             }
             pending_views = failed;
         }
-        let mut tables = Vec::with_capacity(table_queries.len());
-        for query in table_queries {
-            tables.push(plan_one(&ctx, query, &view_inputs).await?);
+        // Table queries only read raw tables and views, so they plan side by side; the first
+        // failure in name order is the one reported.
+        let view_inputs = Arc::new(view_inputs);
+        let planning: Vec<_> = table_queries
+            .into_iter()
+            .map(|query| {
+                let (ctx, view_inputs) = (ctx.clone(), view_inputs.clone());
+                tokio::spawn(async move { plan_one(&ctx, query, &view_inputs).await })
+            })
+            .collect();
+        let mut tables = Vec::with_capacity(planning.len());
+        for task in planning {
+            let planned = task.await.map_err(|e| QueryError::Invalid {
+                location: "query planner".into(),
+                message: format!("internal error, a bug in tunestream: {e}"),
+            })??;
+            tables.push(planned);
         }
         Ok(Self { state: ctx.state(), views, tables })
     }
