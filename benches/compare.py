@@ -61,9 +61,10 @@ def edited_queries(work):
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(REPO / "queries", target)
     sql = (target / "playlist_tracks.sql").read_text()
-    sql = sql.replace("it['duration_ms'] AS duration_ms,", "it['duration_ms'] AS duration_ms,\n"
-                      "    round(it['duration_ms'] / 60000.0, 2) AS duration_min,\n    lower(it['name']) AS track_name_lower,")
-    sql = sql.replace("WHERE it IS NOT NULL", "WHERE it IS NOT NULL AND coalesce(it['duration_ms'], 0) >= 0")
+    sql = sql.replace("payload['duration_ms'] AS duration_ms,", "payload['duration_ms'] AS duration_ms,\n"
+                      "    round(payload['duration_ms'] / 60000.0, 2) AS duration_min,\n"
+                      "    lower(payload['name']) AS track_name_lower,")
+    sql = sql.replace("WHERE payload IS NOT NULL", "WHERE payload IS NOT NULL AND coalesce(payload['duration_ms'], 0) >= 0")
     assert "duration_min" in sql and "duration_ms'], 0) >= 0" in sql, "playlist_tracks.sql changed shape; update the edit"
     (target / "playlist_tracks.sql").write_text(sql)
     return target

@@ -2,8 +2,7 @@
 -- Sources: playlist entries (tracks only, not episodes), recently played, search results,
 -- track pages, and album pages (whose simplified tracks belong to the page's album).
 WITH entry_payloads AS (
-    SELECT coalesce(entry['item'], entry['track']) AS t, _fetched_at, _batch_id
-    FROM (SELECT unnest(items) AS entry, _fetched_at, _batch_id FROM playlist_items)
+    SELECT payload AS t, _fetched_at, _batch_id FROM _playlist_entries
 ),
 full_tracks AS (
     SELECT play['track'] AS t, _fetched_at, _batch_id

@@ -48,8 +48,9 @@ pub const DEFAULT_QUERIES_DIR: &str = "queries";
 
 /// The default queries, built into the binary so tunestream runs anywhere, even without a
 /// `queries/` folder. They are the files of the repository's `queries/`.
-const BUILT_IN: [(&str, &str); 9] = [
+const BUILT_IN: [(&str, &str); 10] = [
     ("_albums_seen", include_str!("../../queries/_albums_seen.sql")),
+    ("_playlist_entries", include_str!("../../queries/_playlist_entries.sql")),
     ("_tracks_seen", include_str!("../../queries/_tracks_seen.sql")),
     ("albums", include_str!("../../queries/albums.sql")),
     ("artists", include_str!("../../queries/artists.sql")),
