@@ -100,6 +100,10 @@ pub struct LakeSection {
     pub row_group_bytes: usize,
     /// zstd compression level, 1 to 22.
     pub zstd_level: i32,
+    /// Dictionary-encode columns as well as compressing them. Off by default: zstd already
+    /// stores repeated values compactly (the default tables are no bigger without it), and
+    /// building dictionaries was the Parquet writer's largest cost.
+    pub dictionary: bool,
 }
 
 impl Default for LakeSection {
@@ -112,6 +116,7 @@ impl Default for LakeSection {
             row_group_rows: 32 * 1024,
             row_group_bytes: 4 << 20,
             zstd_level: 3,
+            dictionary: false,
         }
     }
 }

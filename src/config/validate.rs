@@ -58,6 +58,7 @@ impl LakeSection {
             row_group_rows: self.row_group_rows,
             row_group_bytes: self.row_group_bytes,
             zstd_level: self.zstd_level,
+            dictionary: self.dictionary,
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct ParquetSinkConfig {
     pub row_group_bytes: usize,
     /// zstd level, 1 (fast) to 22 (small).
     pub zstd_level: i32,
+    /// Dictionary-encode columns before compressing them.
+    pub dictionary: bool,
 }
 
 impl ParquetSinkConfig {

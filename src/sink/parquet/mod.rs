@@ -96,6 +96,7 @@ impl LakeWriter {
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(config.zstd_level).unwrap_or_default()))
             .set_max_row_group_row_count(Some(config.row_group_rows))
+            .set_dictionary_enabled(config.dictionary)
             .set_created_by(format!("tunestream {}", env!("CARGO_PKG_VERSION")))
             .build();
         Ok(Self {

@@ -145,3 +145,20 @@ fn row_groups_close_at_their_byte_budget_so_memory_stays_bounded() {
     assert!(groups > 1, "one file, several row groups: {groups}");
     assert_eq!(reader.metadata().file_metadata().num_rows(), 10_000);
 }
+
+#[test]
+fn columns_are_dictionary_encoded_only_when_configured() {
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    for dictionary in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = writer(dir.path(), |c| c.dictionary = dictionary);
+        lake.write("t", "b0", &batch(0..1000, T0)).unwrap();
+        lake.finish().unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&committed(dir.path())[0]).unwrap()).unwrap();
+        let strings = reader.metadata().row_group(0).column(1);
+        let encoded = strings.encodings().any(|e| e == Encoding::RLE_DICTIONARY);
+        assert_eq!(encoded, dictionary, "encodings {:?}", strings.encodings().collect::<Vec<_>>());
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 1000);
+    }
+}
