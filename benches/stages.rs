@@ -29,13 +29,14 @@ fn stages(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let text = playlist_pages(PAGES, 7, EntryShape::LegacyTrack);
     let transform = transform(&runtime);
-    let decoded: DecodedBatch = decode_batch(page_batch(&text)).expect("decode");
+    let schemas = transform.read_schemas().clone();
+    let decoded: DecodedBatch = decode_batch(page_batch(&text), &schemas).expect("decode");
     let outputs: Vec<TableOutput> = runtime.block_on(transform.run(&decoded)).expect("transform");
 
     let mut group = c.benchmark_group("stages");
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.sample_size(10);
-    group.bench_function("decode", |b| b.iter(|| decode_batch(page_batch(&text)).expect("decode")));
+    group.bench_function("decode", |b| b.iter(|| decode_batch(page_batch(&text), &schemas).expect("decode")));
     group.bench_function("sql", |b| b.iter(|| runtime.block_on(transform.run(&decoded)).expect("transform")));
     group.bench_function("encode", |b| {
         b.iter(|| {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use tunestream::decode::decode_batch;
+use tunestream::decode::{ReadSchemas, decode_batch};
 use tunestream::source::replay::{ReplayConfig, list_files, read_files};
 use tunestream::source::{BatchLimits, PageBatch};
 use tunestream::transform::{Transform, load_queries};
@@ -64,7 +64,7 @@ async fn every_query_matches_its_golden_output() {
     let queries = load_queries(&root().join("queries")).unwrap();
     let transform = Transform::plan(queries).await.unwrap();
     let sample = tokio::task::spawn_blocking(read_sample).await.unwrap();
-    let decoded = decode_batch(sample).unwrap();
+    let decoded = decode_batch(sample, transform.read_schemas()).unwrap();
     assert!(decoded.rejects.is_empty());
     let outputs = transform.run(&decoded).await.unwrap();
 
@@ -88,4 +88,24 @@ async fn every_query_matches_its_golden_output() {
     stale.sort();
     assert!(stale.is_empty(), "golden files without a query: {stale:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Decoding only the fields the queries read must change no output row.
+#[tokio::test]
+async fn decoding_only_the_fields_read_gives_the_same_output_as_decoding_all() {
+    let queries = load_queries(&root().join("queries")).unwrap();
+    let pruned = Transform::plan(queries.clone()).await.unwrap();
+    let full = Transform::plan_with(queries, ReadSchemas::full()).await.unwrap();
+    assert_ne!(pruned.read_schemas().nested(), full.read_schemas().nested(), "the default queries skip fields");
+    let mut rendered = Vec::new();
+    for transform in [&pruned, &full] {
+        let sample = tokio::task::spawn_blocking(read_sample).await.unwrap();
+        let decoded = decode_batch(sample, transform.read_schemas()).unwrap();
+        assert!(decoded.rejects.is_empty());
+        let outputs = transform.run(&decoded).await.unwrap();
+        let tables: Vec<(String, String)> = outputs.iter().map(|o| (o.table.to_string(), render(&o.batches))).collect();
+        assert_eq!(tables.len(), transform.tables().len());
+        rendered.push(tables);
+    }
+    assert_eq!(rendered[0], rendered[1]);
 }

@@ -350,7 +350,11 @@ async fn both_app_modes_serve_their_2026_shapes_and_every_page_decodes() {
         assert!(search.body["tracks"]["items"].as_array().unwrap().len() <= 10);
 
         let file = Arc::new(tunestream::source::SourceFile { path: "sim".into(), modified_micros: 0, kind: None });
-        let decoded = tunestream::decode::decode_batch(tunestream::source::PageBatch::from_text(file, &text)).unwrap();
+        let decoded = tunestream::decode::decode_batch(
+            tunestream::source::PageBatch::from_text(file, &text),
+            &tunestream::decode::ReadSchemas::full(),
+        )
+        .unwrap();
         assert!(decoded.rejects.is_empty(), "{mode:?}: {:?}", decoded.rejects.first().map(|r| &r.error));
         assert_eq!(decoded.pages, pages.len());
         sim.stop().await;

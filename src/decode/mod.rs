@@ -8,6 +8,7 @@ mod direct;
 mod envelope;
 mod json;
 mod kind;
+mod read_schema;
 mod scan;
 pub mod schema;
 #[cfg(test)]
@@ -15,12 +16,14 @@ mod tests;
 
 pub use envelope::{Form, Probe, ProbeError, probe};
 pub use kind::{Kind, UnknownKind};
+pub use read_schema::{NestedFields, ReadSchemas};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray, TimestampMicrosecondArray};
 use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
@@ -72,8 +75,8 @@ pub struct DecodeBug {
     source: ArrowError,
 }
 
-/// Decodes every line of `batch`.
-pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
+/// Decodes every line of `batch` into raw tables of `schemas`.
+pub fn decode_batch(batch: PageBatch, schemas: &ReadSchemas) -> Result<DecodedBatch, DecodeBug> {
     let id: Arc<str> = batch.content_id().into();
     let mut rejects = Vec::new();
     let mut buckets: BTreeMap<(Kind, bool), Vec<usize>> = BTreeMap::new();
@@ -90,14 +93,15 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
         let form = if enveloped { Form::Envelope } else { Form::Bare };
         let bug = |source| DecodeBug { kind, source };
         let lines: Vec<&[u8]> = indices.iter().map(|&i| batch.line(&batch.lines[i])).collect();
-        let decoded = json::decode_lines(schema_for(kind, form), &lines).map_err(bug)?;
+        let decoded = json::decode_lines(schemas.line(kind, form), &lines).map_err(bug)?;
         let reject = |i: usize, error: String| reject_line(&batch, i, Some(kind), error);
         rejects.extend(decoded.failures.into_iter().map(|(j, e)| reject(indices[j], e)));
 
         let line_refs: Vec<&LineRef> = decoded.row_lines.iter().map(|&j| &batch.lines[indices[j]]).collect();
+        let raw = schemas.raw(kind);
         let table = match form {
-            Form::Envelope => unwrap_envelope(kind, &decoded.batch, &id),
-            Form::Bare => add_envelope(kind, &decoded.batch, &line_refs, &id),
+            Form::Envelope => unwrap_envelope(raw, &decoded.batch, &id),
+            Form::Bare => add_envelope(raw, &decoded.batch, &line_refs, &id),
         }
         .map_err(bug)?;
         let (table, problems) = check_kind(kind, table.0, table.1).map_err(bug)?;
@@ -110,8 +114,7 @@ pub fn decode_batch(batch: PageBatch) -> Result<DecodedBatch, DecodeBug> {
 
     let mut tables = Vec::with_capacity(per_kind.len());
     for (kind, batches) in per_kind {
-        let table =
-            concat_batches(&schema::raw_table_schema(kind), &batches).map_err(|source| DecodeBug { kind, source })?;
+        let table = concat_batches(schemas.raw(kind), &batches).map_err(|source| DecodeBug { kind, source })?;
         tables.push((kind, table));
     }
     rejects.sort_by_key(|r| (r.line.start, r.line.line_no));
@@ -124,19 +127,11 @@ fn reject_line(batch: &PageBatch, index: usize, kind: Option<Kind>, error: Strin
     Reject { line, kind, error, record }
 }
 
-/// The schema a line of a kind and form is decoded with.
-fn schema_for(kind: Kind, form: Form) -> &'static arrow::datatypes::SchemaRef {
-    static SCHEMAS: std::sync::LazyLock<Vec<arrow::datatypes::SchemaRef>> = std::sync::LazyLock::new(|| {
-        Kind::ALL.iter().flat_map(|&kind| [schema::envelope_schema(kind), schema::response_schema(kind)]).collect()
-    });
-    &SCHEMAS[kind.index() * 2 + usize::from(form == Form::Bare)]
-}
-
 /// Rows of a normalised table plus, per row, the reason it must be rejected (if any).
 type Checked = (RecordBatch, Vec<Option<String>>);
 
 /// Turns `{kind,url,fetched_at,user_id,snapshot_id,body}` rows into raw table rows.
-fn unwrap_envelope(kind: Kind, decoded: &RecordBatch, batch_id: &str) -> Result<Checked, ArrowError> {
+fn unwrap_envelope(raw: &SchemaRef, decoded: &RecordBatch, batch_id: &str) -> Result<Checked, ArrowError> {
     let body = decoded.column(5).as_struct();
     let fetched_at = decoded.column(2);
     let problems = (0..decoded.num_rows())
@@ -154,11 +149,16 @@ fn unwrap_envelope(kind: Kind, decoded: &RecordBatch, batch_id: &str) -> Result<
     let mut columns: Vec<ArrayRef> = envelope.into_iter().cloned().collect();
     columns.push(constant_string(batch_id, decoded.num_rows()));
     columns.extend(body.columns().iter().cloned());
-    Ok((RecordBatch::try_new(schema::raw_table_schema(kind), columns)?, problems))
+    Ok((RecordBatch::try_new(raw.clone(), columns)?, problems))
 }
 
 /// Gives bare response rows the envelope columns: their `href`, and their file's time.
-fn add_envelope(kind: Kind, decoded: &RecordBatch, lines: &[&LineRef], batch_id: &str) -> Result<Checked, ArrowError> {
+fn add_envelope(
+    raw: &SchemaRef,
+    decoded: &RecordBatch,
+    lines: &[&LineRef],
+    batch_id: &str,
+) -> Result<Checked, ArrowError> {
     let rows = decoded.num_rows();
     let url: ArrayRef = match decoded.column_by_name("href") {
         Some(href) => href.clone(),
@@ -174,7 +174,7 @@ fn add_envelope(kind: Kind, decoded: &RecordBatch, lines: &[&LineRef], batch_id:
         constant_string(batch_id, rows),
     ];
     columns.extend(decoded.columns().iter().cloned());
-    Ok((RecordBatch::try_new(schema::raw_table_schema(kind), columns)?, vec![None; rows]))
+    Ok((RecordBatch::try_new(raw.clone(), columns)?, vec![None; rows]))
 }
 
 fn constant_string(value: &str, rows: usize) -> ArrayRef {

@@ -4,9 +4,9 @@
 //! `popularity`, `followers`, `available_markets`, `linked_from` or `label`) decodes as null,
 //! never as 0. Fields absent from these schemas are ignored while decoding.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
 
 use super::Kind;
 
@@ -223,37 +223,6 @@ pub fn envelope_fields() -> Vec<Field> {
     vec![utf8(URL), timestamp(FETCHED_AT), utf8(USER_ID), utf8(SNAPSHOT_ID), utf8(BATCH_ID)]
 }
 
-/// The raw table schema for `kind`: envelope columns followed by the response fields.
-pub fn raw_table_schema(kind: Kind) -> SchemaRef {
-    static SCHEMAS: LazyLock<Vec<SchemaRef>> = LazyLock::new(|| {
-        Kind::ALL
-            .iter()
-            .map(|&kind| {
-                let fields = [envelope_fields(), response_fields(kind)].concat();
-                Arc::new(Schema::new(fields))
-            })
-            .collect()
-    });
-    SCHEMAS[kind.index()].clone()
-}
-
-/// The schema a bare response line is decoded with.
-pub fn response_schema(kind: Kind) -> SchemaRef {
-    Arc::new(Schema::new(response_fields(kind)))
-}
-
-/// The schema an enveloped line is decoded with: envelope keys around a `body` object.
-pub fn envelope_schema(kind: Kind) -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        utf8("kind"),
-        utf8("url"),
-        timestamp("fetched_at"),
-        utf8("user_id"),
-        utf8("snapshot_id"),
-        object("body", response_fields(kind)),
-    ]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +243,8 @@ mod tests {
     #[test]
     fn every_field_of_every_raw_table_is_nullable() {
         for kind in Kind::ALL {
-            let schema = raw_table_schema(kind);
+            let full = super::super::ReadSchemas::full();
+            let schema = full.raw(kind);
             assert!(all_nullable(schema.fields()), "{kind} has a non-nullable field");
             assert_eq!(schema.field(0).name(), URL);
         }

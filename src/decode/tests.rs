@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch, StructArray};
-use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, StructArray};
+use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 
 use super::*;
 use crate::source::{PageBatch, SourceFile};
@@ -40,14 +40,14 @@ fn entries(t: &RecordBatch) -> StructArray {
 
 #[test]
 fn every_kind_of_the_sample_decodes_with_no_rejects() {
-    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    let decoded = decode_batch(batch_of(SAMPLE, None), &ReadSchemas::full()).unwrap();
     assert!(decoded.rejects.is_empty(), "{:?}", decoded.rejects);
     let kinds: Vec<Kind> = decoded.tables.iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds, Kind::ALL.to_vec());
     assert_eq!(decoded.pages, SAMPLE.lines().count());
     assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 3);
     for (kind, t) in &decoded.tables {
-        assert_eq!(t.schema(), schema::raw_table_schema(*kind));
+        assert_eq!(&t.schema(), ReadSchemas::full().raw(*kind));
         let batch_ids = strings(t.column_by_name(schema::BATCH_ID).unwrap());
         assert!(batch_ids.iter().all(|id| id.as_deref() == Some(&*decoded.id)));
     }
@@ -55,7 +55,7 @@ fn every_kind_of_the_sample_decodes_with_no_rejects() {
 
 #[test]
 fn playlist_entries_under_item_and_track_null_entries_local_files_and_episodes() {
-    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    let decoded = decode_batch(batch_of(SAMPLE, None), &ReadSchemas::full()).unwrap();
     let t = table(&decoded, Kind::PlaylistItems);
     assert_eq!(
         strings(t.column_by_name(schema::SNAPSHOT_ID).unwrap()),
@@ -87,7 +87,7 @@ fn playlist_entries_under_item_and_track_null_entries_local_files_and_episodes()
 
 #[test]
 fn plays_cursors_and_user_id_come_through() {
-    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    let decoded = decode_batch(batch_of(SAMPLE, None), &ReadSchemas::full()).unwrap();
     let t = table(&decoded, Kind::RecentlyPlayed);
     assert_eq!(strings(t.column_by_name(schema::USER_ID).unwrap()), [Some("u1".into())]);
     let cursors = t.column_by_name("cursors").unwrap().as_struct();
@@ -101,7 +101,7 @@ fn plays_cursors_and_user_id_come_through() {
 
 #[test]
 fn object_kinds_keep_present_fields_and_null_missing_ones() {
-    let decoded = decode_batch(batch_of(SAMPLE, None)).unwrap();
+    let decoded = decode_batch(batch_of(SAMPLE, None), &ReadSchemas::full()).unwrap();
     let artist = table(&decoded, Kind::Artist);
     let followers = artist.column_by_name("followers").unwrap().as_struct();
     let totals = field(followers, "total").as_primitive::<Int64Type>();
@@ -132,7 +132,7 @@ fn bare_responses_take_their_kind_from_href_or_the_given_kind() {
         .find(|v| v["kind"] == "playlist_items")
         .map(|v| v["body"].to_string())
         .unwrap();
-    let decoded = decode_batch(batch_of(&bare, None)).unwrap();
+    let decoded = decode_batch(batch_of(&bare, None), &ReadSchemas::full()).unwrap();
     let t = table(&decoded, Kind::PlaylistItems);
     assert_eq!(
         strings(t.column_by_name(schema::URL).unwrap())[0].as_deref(),
@@ -142,10 +142,10 @@ fn bare_responses_take_their_kind_from_href_or_the_given_kind() {
     assert_eq!(fetched.value(0), 1_000_000, "bare pages are dated by their file");
 
     let no_href = r#"{"items":[{"album_type":"single","id":"x","name":"n","type":"album"}],"offset":0}"#;
-    let rejected = decode_batch(batch_of(no_href, None)).unwrap();
+    let rejected = decode_batch(batch_of(no_href, None), &ReadSchemas::full()).unwrap();
     assert_eq!(rejected.rejects.len(), 1);
     assert!(rejected.rejects[0].error.contains("--kind"), "{}", rejected.rejects[0].error);
-    let given = decode_batch(batch_of(no_href, Some(Kind::ArtistAlbums))).unwrap();
+    let given = decode_batch(batch_of(no_href, Some(Kind::ArtistAlbums)), &ReadSchemas::full()).unwrap();
     assert!(given.rejects.is_empty());
     assert_eq!(table(&given, Kind::ArtistAlbums).num_rows(), 1);
 }
@@ -160,7 +160,7 @@ fn bad_lines_are_rejected_with_their_line_and_valid_neighbours_kept() {
     lines.insert(7, r#"{"kind":"artist","fetched_at":"2026-11-25T10:00:00Z"}"#.into());
     lines.insert(9, r#"{"kind":"songs","body":{}}"#.into());
     lines.insert(11, r#"{"kind":"search","fetched_at":"2026-11-25T10:00:00Z","body":{"shows":{}}}"#.into());
-    let decoded = decode_batch(batch_of(&lines.join("\n"), None)).unwrap();
+    let decoded = decode_batch(batch_of(&lines.join("\n"), None), &ReadSchemas::full()).unwrap();
     let found: Vec<(u64, Option<Kind>, &str)> =
         decoded.rejects.iter().map(|r| (r.line.line_no, r.kind, r.error.as_str())).collect();
     assert_eq!(found.iter().map(|f| f.0).collect::<Vec<_>>(), [2, 4, 6, 8, 10, 12], "{found:?}");
@@ -186,11 +186,67 @@ fn direct_decoding_gives_exactly_what_arrow_json_gives() {
         })
         .chain(generated.iter().flat_map(|t| t.lines().map(|l| (Kind::PlaylistItems, Form::Bare, l.to_owned()))))
         .collect();
-    for (kind, form, line) in &cases {
-        let schema = schema_for(*kind, *form);
-        let lines = [line.as_bytes()];
-        let direct = direct::decode(schema, &lines).unwrap_or_else(|_| panic!("{kind} {form:?} decodes directly"));
-        let reference = json::decode_with_arrow_json(schema, &lines).unwrap();
-        assert_eq!(direct, reference, "{kind} {form:?}");
+    for schemas in [ReadSchemas::full(), Arc::new(ReadSchemas::new(some_nested_fields()))] {
+        for (kind, form, line) in &cases {
+            let schema = schemas.line(*kind, *form);
+            let lines = [line.as_bytes()];
+            let direct = direct::decode(schema, &lines).unwrap_or_else(|_| panic!("{kind} {form:?} decodes directly"));
+            let reference = json::decode_with_arrow_json(schema, &lines).unwrap();
+            assert_eq!(direct, reference, "{kind} {form:?}");
+        }
     }
+}
+
+fn some_nested_fields() -> NestedFields {
+    NestedFields::Named(["item", "track", "id", "name", "album", "artists", "played_at"].map(String::from).into())
+}
+
+#[test]
+fn pruned_schemas_decode_the_kept_fields_exactly_as_the_full_ones() {
+    let pruned = ReadSchemas::new(some_nested_fields());
+    let full = decode_batch(batch_of(SAMPLE, None), &ReadSchemas::full()).unwrap();
+    let kept = decode_batch(batch_of(SAMPLE, None), &pruned).unwrap();
+    assert_eq!(kept.pages, full.pages);
+    assert_eq!(kept.tables.len(), full.tables.len());
+    for ((kind, full_table), (_, kept_table)) in full.tables.iter().zip(&kept.tables) {
+        assert_eq!(&kept_table.schema(), pruned.raw(*kind));
+        let target = DataType::Struct(pruned.raw(*kind).fields().clone());
+        let narrowed = narrow(&(Arc::new(StructArray::from(full_table.clone())) as ArrayRef), &target);
+        assert_eq!(narrowed.as_struct(), &StructArray::from(kept_table.clone()), "{kind}");
+    }
+}
+
+/// `array` with only the fields of `target` kept, matched by name at every depth.
+fn narrow(array: &ArrayRef, target: &DataType) -> ArrayRef {
+    match target {
+        DataType::Struct(fields) => {
+            let s = array.as_struct();
+            let columns = fields.iter().map(|f| narrow(s.column_by_name(f.name()).unwrap(), f.data_type())).collect();
+            Arc::new(StructArray::new(fields.clone(), columns, s.nulls().cloned()))
+        }
+        DataType::List(item) => {
+            let l = array.as_list::<i32>();
+            let values = narrow(l.values(), item.data_type());
+            Arc::new(ListArray::new(item.clone(), l.offsets().clone(), values, l.nulls().cloned()))
+        }
+        _ => array.clone(),
+    }
+}
+
+#[test]
+fn a_bad_value_in_a_field_no_query_reads_does_not_reject_the_page() {
+    let line = r#"{"href":"https://api.spotify.com/v1/me/player/recently-played","items":[{"track":{"id":"t1","href":5},"played_at":"2026-01-01T00:00:00Z"}]}"#;
+    let file = Arc::new(SourceFile {
+        path: PathBuf::from("pages.ndjson"),
+        modified_micros: 1_000_000,
+        kind: Some(Kind::RecentlyPlayed),
+    });
+    let full = decode_batch(PageBatch::from_text(file.clone(), line), &ReadSchemas::full()).unwrap();
+    assert_eq!(full.rejects.len(), 1, "href must be a string when it is decoded");
+    let pruned = decode_batch(PageBatch::from_text(file, line), &ReadSchemas::new(some_nested_fields())).unwrap();
+    assert!(pruned.rejects.is_empty(), "{:?}", pruned.rejects);
+    let t = table(&pruned, Kind::RecentlyPlayed);
+    let plays = t.column_by_name("items").unwrap().as_list::<i32>().value(0);
+    let track = field(plays.as_struct(), "track").as_struct().clone();
+    assert_eq!(strings(field(&track, "id")), [Some("t1".into())]);
 }

@@ -171,7 +171,8 @@ async fn process(transform: Arc<Transform>, mut batch: PageBatch) -> Result<Proc
         return Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at: clock, checkpoint, raw, outputs });
     }
     async move {
-        let decoded = tokio::task::spawn_blocking(move || decode_batch(batch))
+        let schemas = transform.read_schemas().clone();
+        let decoded = tokio::task::spawn_blocking(move || decode_batch(batch, &schemas))
             .await
             .map_err(|e| Error::Bug(format!("decode task failed: {e}")))??;
         let outputs = transform.run(&decoded).await?;

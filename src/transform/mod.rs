@@ -7,6 +7,7 @@
 //! against the fixed raw table schemas. Every micro-batch then executes the same physical
 //! plans; nothing is planned per batch.
 
+mod fields;
 mod query;
 mod tables;
 
@@ -26,7 +27,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{ExecutionPlan, collect, execution_plan::reset_plan_states};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::decode::{DecodedBatch, Kind};
+use crate::decode::{DecodedBatch, Kind, NestedFields, ReadSchemas};
 
 /// One planned query.
 #[derive(Debug)]
@@ -60,6 +61,8 @@ pub struct ExecutionError {
 /// The planned queries of `queries/`, ready to run on micro-batches.
 pub struct Transform {
     state: SessionState,
+    /// The raw schemas the queries were planned against.
+    schemas: Arc<ReadSchemas>,
     /// Views in an order where each comes after the views it reads.
     views: Vec<PlannedQuery>,
     tables: Vec<PlannedQuery>,
@@ -68,42 +71,38 @@ pub struct Transform {
 impl Transform {
     /// Plans every query, reporting the first one that does not plan with its file and line.
     /// Runs inside a Tokio runtime: the table queries are planned as tasks.
+    ///
+    /// The queries are first planned logically against the full raw schemas, to learn which
+    /// nested fields they read; they are then planned for execution against raw schemas with
+    /// only those fields, so decoding skips the rest.
     pub async fn plan(queries: Vec<Query>) -> Result<Self, QueryError> {
-        let ctx = session();
-        tables::register_raw(&ctx).map_err(|e| QueryError::Invalid {
-            location: "raw tables".into(),
-            message: format!("internal error, a bug in tunestream: {e}"),
-        })?;
-        let (mut pending_views, table_queries): (Vec<Query>, Vec<Query>) =
-            queries.into_iter().partition(Query::is_view);
-        let mut view_inputs: HashMap<String, Vec<Kind>> = HashMap::new();
-        let mut views = Vec::new();
-        // Views may read views: plan them in rounds until none is left or no round progresses.
-        while !pending_views.is_empty() {
-            let planned_before = views.len();
-            let mut failed = Vec::new();
-            let mut first_error = None;
-            for view in std::mem::take(&mut pending_views) {
-                match plan_one(&ctx, view.clone(), &view_inputs).await {
-                    Ok(planned) => {
-                        tables::register_view(&ctx, &planned.query.table, planned.schema.clone())
-                            .map_err(|e| query::invalid(&planned.query, &e))?;
-                        view_inputs.insert(planned.query.table.clone(), planned.inputs.clone());
-                        views.push(planned);
-                    }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                        failed.push(view);
-                    }
-                }
-            }
-            if views.len() == planned_before
-                && let Some(e) = first_error
-            {
-                return Err(e);
-            }
-            pending_views = failed;
+        let (nested, reason) = nested_fields_read(&queries).await?;
+        if let Some(reason) = reason {
+            tracing::debug!(%reason, "every raw field is decoded");
         }
+        if nested != NestedFields::All {
+            match Self::plan_with(queries.clone(), Arc::new(ReadSchemas::new(nested))).await {
+                Ok(transform) => return Ok(transform),
+                // Never expected; but leaving fields out must not be what makes valid SQL fail.
+                Err(e) => tracing::warn!(error = %e, "planning with only the fields read failed; decoding every field"),
+            }
+        }
+        Self::plan_with(queries, ReadSchemas::full()).await
+    }
+
+    /// Plans every query against raw tables of `schemas`; [`Transform::plan`] picks them.
+    pub async fn plan_with(queries: Vec<Query>, schemas: Arc<ReadSchemas>) -> Result<Self, QueryError> {
+        let ctx = session(&schemas)?;
+        let (views, table_queries): (Vec<Query>, Vec<Query>) = queries.into_iter().partition(Query::is_view);
+        let mut view_inputs: HashMap<String, Vec<Kind>> = HashMap::new();
+        let views = in_view_order(views, async |view: Query| {
+            let planned = plan_one(&ctx, view, &view_inputs).await?;
+            tables::register_view(&ctx, &planned.query.table, planned.schema.clone())
+                .map_err(|e| query::invalid(&planned.query, &e))?;
+            view_inputs.insert(planned.query.table.clone(), planned.inputs.clone());
+            Ok(planned)
+        })
+        .await?;
         // Table queries only read raw tables and views, so they plan side by side; the first
         // failure in name order is the one reported.
         let view_inputs = Arc::new(view_inputs);
@@ -116,13 +115,15 @@ impl Transform {
             .collect();
         let mut tables = Vec::with_capacity(planning.len());
         for task in planning {
-            let planned = task.await.map_err(|e| QueryError::Invalid {
-                location: "query planner".into(),
-                message: format!("internal error, a bug in tunestream: {e}"),
-            })??;
+            let planned = task.await.map_err(|e| bug("query planner", e))??;
             tables.push(planned);
         }
-        Ok(Self { state: ctx.state(), views, tables })
+        Ok(Self { state: ctx.state(), schemas, views, tables })
+    }
+
+    /// The schemas micro-batches must be decoded with before they are run.
+    pub fn read_schemas(&self) -> &Arc<ReadSchemas> {
+        &self.schemas
     }
 
     /// The output tables, in name order.
@@ -183,7 +184,62 @@ async fn plan_one(
     Ok(PlannedQuery { schema: plan.schema(), query, inputs, plan })
 }
 
-fn session() -> SessionContext {
+/// The nested fields `queries` read, from their logical plans against the full raw schemas,
+/// and why all are read if they are.
+async fn nested_fields_read(queries: &[Query]) -> Result<(NestedFields, Option<String>), QueryError> {
+    let ctx = session(&ReadSchemas::full())?;
+    let (views, tables): (Vec<&Query>, Vec<&Query>) = queries.iter().partition(|q| q.is_view());
+    let logical =
+        async |query: &Query| ctx.state().create_logical_plan(&query.sql).await.map_err(|e| query::invalid(query, &e));
+    let mut plans = in_view_order(views, async |view: &Query| {
+        let plan = logical(view).await?;
+        let schema = Arc::new(plan.schema().as_arrow().clone());
+        tables::register_view(&ctx, &view.table, schema).map_err(|e| query::invalid(view, &e))?;
+        Ok((plan, false))
+    })
+    .await?;
+    for table in tables {
+        plans.push((logical(table).await?, true));
+    }
+    Ok(fields::nested_fields_read(plans.iter().map(|(plan, output)| (plan, *output))))
+}
+
+/// Plans `views` in rounds, since views may read views: each round plans those whose inputs
+/// are planned, until none is left or a round makes no progress (then its first error is
+/// returned).
+async fn in_view_order<Q: Clone, T>(
+    mut pending: Vec<Q>,
+    mut plan: impl AsyncFnMut(Q) -> Result<T, QueryError>,
+) -> Result<Vec<T>, QueryError> {
+    let mut planned = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let planned_before = planned.len();
+        let mut failed = Vec::new();
+        let mut first_error = None;
+        for view in std::mem::take(&mut pending) {
+            match plan(view.clone()).await {
+                Ok(done) => planned.push(done),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    failed.push(view);
+                }
+            }
+        }
+        if planned.len() == planned_before
+            && let Some(e) = first_error
+        {
+            return Err(e);
+        }
+        pending = failed;
+    }
+    Ok(planned)
+}
+
+fn bug(location: &str, error: impl std::fmt::Display) -> QueryError {
+    QueryError::Invalid { location: location.into(), message: format!("internal error, a bug in tunestream: {error}") }
+}
+
+fn session(schemas: &ReadSchemas) -> Result<SessionContext, QueryError> {
     let mut config = SessionConfig::new()
         // Parallelism comes from running micro-batches side by side, not from splitting one.
         .with_target_partitions(1)
@@ -194,7 +250,9 @@ fn session() -> SessionContext {
     options.sql_parser.map_string_types_to_utf8view = false;
     // Dynamic filters hold per-execution state, which would leak between reused plans.
     options.optimizer.enable_dynamic_filter_pushdown = false;
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(config);
+    tables::register_raw(&ctx, schemas).map_err(|e| bug("raw tables", e))?;
+    Ok(ctx)
 }
 
 /// The raw tables a logical plan reads, directly or through the views it scans.

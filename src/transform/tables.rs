@@ -16,7 +16,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
 
-use crate::decode::{Kind, schema::raw_table_schema};
+use crate::decode::{Kind, ReadSchemas};
 
 /// The tables of one micro-batch, carried to the scans as a task-context extension: the raw
 /// tables from decode, and each view's result once it has been computed.
@@ -91,9 +91,11 @@ fn register(ctx: &SessionContext, name: &str, table: TableRef, schema: SchemaRef
     Ok(())
 }
 
-/// Registers every raw table under its kind name.
-pub fn register_raw(ctx: &SessionContext) -> Result<()> {
-    Kind::ALL.into_iter().try_for_each(|kind| register(ctx, kind.name(), TableRef::Raw(kind), raw_table_schema(kind)))
+/// Registers every raw table under its kind name, with its schema in `schemas`.
+pub fn register_raw(ctx: &SessionContext, schemas: &ReadSchemas) -> Result<()> {
+    Kind::ALL
+        .into_iter()
+        .try_for_each(|kind| register(ctx, kind.name(), TableRef::Raw(kind), schemas.raw(kind).clone()))
 }
 
 /// Registers a view's result under its name, for the queries planned after it.
