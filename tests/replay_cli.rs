@@ -168,6 +168,31 @@ fn a_broken_query_is_reported_with_its_file_before_any_data_is_read() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("7 tables and 3 views"));
 }
 
+/// Reading and decoding start while the queries are planned; a table the lake refuses must
+/// still stop the run cleanly, with nothing written.
+#[test]
+fn a_table_the_lake_refuses_stops_a_replay_that_already_started_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("queries");
+    std::fs::create_dir(&queries).unwrap();
+    std::fs::write(queries.join("unpartitioned.sql"), "SELECT id AS track_id FROM track\n").unwrap();
+    let lake = dir.path().join("lake");
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(repo().join("samples/spotify_pages.ndjson"))
+        .arg("--queries")
+        .arg(&queries)
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("table unpartitioned") && stderr.contains("_ingested_at"), "{stderr}");
+    assert!(!stderr.contains("bug"), "a user error, not a bug: {stderr}");
+    assert!(!lake.exists() || files_below(&lake).is_empty(), "nothing was written");
+}
+
 /// The shared workload's DuckDB peer (a copy in tests/reference), on the same input,
 /// must produce the same rows. Needs the Python environment `scripts/test` provides.
 #[test]

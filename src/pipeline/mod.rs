@@ -14,20 +14,21 @@ pub use live::{plan, run_live};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
-use tokio::sync::mpsc;
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::Error;
 use crate::config::Settings;
-use crate::decode::{DecodedBatch, Reject, decode_batch};
+use crate::decode::{DecodedBatch, ReadSchemas, Reject, decode_batch};
 use crate::sink::parquet::{LakeWriter, TableSpec};
 use crate::sink::rejects::write_rejects;
 use crate::source::{Checkpoint, PageBatch, SourceConfig, replay, spotify};
 use crate::telemetry::{Counters, RunSummary, SourceCounters};
-use crate::transform::{TableOutput, Transform, resolve_queries};
+use crate::transform::{Query, TableOutput, Transform, resolve_queries};
 
 /// One micro-batch ready for the sink. The raw input and raw tables are already dropped, so
 /// only query output waits in the channel.
@@ -45,10 +46,15 @@ struct Processed {
     outputs: Vec<TableOutput>,
 }
 
-/// Plans the queries and prepares the lake: everything that can fail before data is read.
+/// Plans the queries and checks the lake tables: everything that can fail before data is read.
 pub async fn prepare(settings: &Settings) -> Result<(Transform, Vec<TableSpec>), Error> {
     let queries = resolve_queries(settings.queries.as_deref())?;
-    let transform = Transform::plan(queries).await?;
+    let schemas = Transform::read_schemas_for(&queries).await?;
+    plan_tables(queries, schemas).await
+}
+
+async fn plan_tables(queries: Vec<Query>, schemas: Arc<ReadSchemas>) -> Result<(Transform, Vec<TableSpec>), Error> {
+    let transform = Transform::plan_with(queries, schemas).await?;
     let specs: Vec<TableSpec> = transform
         .tables()
         .iter()
@@ -62,78 +68,79 @@ pub async fn prepare(settings: &Settings) -> Result<(Transform, Vec<TableSpec>),
     Ok((transform, specs))
 }
 
+/// The planned queries, once planning is done; `None` if it failed.
+type PlannedTransform = Shared<BoxFuture<'static, Option<Arc<Transform>>>>;
+
 /// Runs `source` through the queries into the lake until the source ends or `cancel` fires,
 /// then commits everything in flight.
 pub async fn run(settings: &Settings, source: SourceConfig, cancel: CancellationToken) -> Result<RunSummary, Error> {
     let started = Instant::now();
-    let (transform, specs) = prepare(settings).await?;
-    let transform = Arc::new(transform);
-    let mut lake = LakeWriter::new(settings.lake.clone(), specs)?;
-    let lake_root = lake.root().to_owned();
+    let queries = resolve_queries(settings.queries.as_deref())?;
+    let schemas = Transform::read_schemas_for(&queries).await?;
+    let replay_files = match &source {
+        SourceConfig::Replay(config) => Some(replay::list_files(config)?),
+        SourceConfig::Spotify(_) => None,
+    };
     let counters = Arc::new(Counters::default());
     let source_counters = Arc::new(SourceCounters::default());
-    let capacity = settings.pipeline.channel_capacity;
-    let limits = settings.pipeline.batch;
-
+    let (capacity, limits) = (settings.pipeline.channel_capacity, settings.pipeline.batch);
     let (page_tx, page_rx) = mpsc::channel::<PageBatch>(capacity);
-    let source_task = match source {
-        SourceConfig::Replay(config) => {
-            let files = replay::list_files(&config)?;
-            let cancel = cancel.clone();
-            tokio::task::spawn_blocking(move || replay::read_files(&files, config.kind, limits, &page_tx, &cancel))
-        }
-        SourceConfig::Spotify(config) => {
-            // Recover the lake first: an interrupted checkpoint decides where the source resumes.
-            lake.enable_checkpoints(&config.state_dir)?;
-            let client = Arc::new(spotify::connect(&config, source_counters.clone(), cancel.clone())?);
-            if config.auto_login {
-                spotify::log_in_simulated_users(&client, &config.jobs).await?;
-            }
-            let cancel = cancel.clone();
-            tokio::spawn(async move { spotify::run_source(client, &config, limits, page_tx, cancel).await })
-        }
-    };
-
     let (out_tx, out_rx) = mpsc::channel::<Processed>(capacity);
-    let process_task = {
-        let counters = counters.clone();
-        let workers = settings.pipeline.workers;
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            // Each micro-batch is its own task, so the SQL of several batches runs on several
-            // threads; `buffered` still hands them on in input order.
-            let mut processed = ReceiverStream::new(page_rx)
-                .map(|batch| {
-                    let task = tokio::spawn(process(transform.clone(), batch));
-                    async move { task.await.map_err(|e| Error::Bug(format!("a micro-batch task failed: {e}")))? }
-                })
-                .buffered(workers);
-            while let Some(result) = processed.next().await {
-                let item = match result {
-                    Ok(item) => item,
-                    Err(e) => {
-                        cancel.cancel();
-                        // Await the batches already in flight; the source stops on the cancel.
-                        while processed.next().await.is_some() {}
-                        return Err(e);
-                    }
-                };
-                let rows = item
-                    .outputs
-                    .iter()
-                    .map(|o| (o.table.to_string(), o.batches.iter().map(|b| b.num_rows() as u64).sum()));
-                // A live source's idle heartbeats carry no pages: they are not micro-batches of data.
-                if item.bytes > 0 {
-                    counters.record_batch(item.pages, item.bytes, item.rejects.len(), rows);
-                }
-                if out_tx.send(item).await.is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })
+    let (transform_tx, transform_rx) = oneshot::channel::<Arc<Transform>>();
+    let transform: PlannedTransform = transform_rx.map(Result::ok).boxed().shared();
+
+    // Decoding needs only the read schemas, so a replay reads and decodes its first
+    // micro-batches while the queries are planned; their SQL waits for the plans.
+    let stage =
+        ProcessStage { schemas: schemas.clone(), transform, counters: counters.clone(), cancel: cancel.clone() };
+    let process_task = tokio::spawn(stage.run(page_rx, out_tx, settings.pipeline.workers));
+    let mut page_tx = Some(page_tx);
+    let replay_task = match (&source, replay_files, page_tx.take_if(|_| matches!(source, SourceConfig::Replay(_)))) {
+        (SourceConfig::Replay(config), Some(files), Some(tx)) => {
+            let (cancel, kind) = (cancel.clone(), config.kind);
+            Some(tokio::task::spawn_blocking(move || replay::read_files(&files, kind, limits, &tx, &cancel)))
+        }
+        _ => None,
     };
 
+    let setup = async {
+        let (planned, specs) = plan_tables(queries, schemas).await?;
+        let mut lake = LakeWriter::new(settings.lake.clone(), specs)?;
+        // The receiver only goes away when the process stage has already failed.
+        let _ = transform_tx.send(Arc::new(planned));
+        let live_task = match (source, page_tx) {
+            (SourceConfig::Spotify(config), Some(page_tx)) => {
+                // Recover the lake first: an interrupted checkpoint decides where the source resumes.
+                lake.enable_checkpoints(&config.state_dir)?;
+                let client = Arc::new(spotify::connect(&config, source_counters.clone(), cancel.clone())?);
+                if config.auto_login {
+                    spotify::log_in_simulated_users(&client, &config.jobs).await?;
+                }
+                let cancel = cancel.clone();
+                Some(tokio::spawn(async move { spotify::run_source(client, &config, limits, page_tx, cancel).await }))
+            }
+            _ => None,
+        };
+        Ok::<_, Error>((lake, live_task))
+    };
+    let mut replay_task = replay_task;
+    let ready = setup.await.and_then(|(lake, live_task)| match live_task.or_else(|| replay_task.take()) {
+        Some(task) => Ok((lake, task)),
+        None => Err(Error::Bug("no source was started".into())),
+    });
+    let (lake, source_task) = match ready {
+        Ok(ready) => ready,
+        Err(e) => {
+            // Stop what already started, await it, and report why.
+            cancel.cancel();
+            if let Some(task) = replay_task {
+                let _ = task.await;
+            }
+            let _ = process_task.await;
+            return Err(e);
+        }
+    };
+    let lake_root = lake.root().to_owned();
     let sink_task = tokio::task::spawn_blocking(move || sink_loop(lake, out_rx));
 
     // Await all three, in flow order, so every error is seen and nothing is left running.
@@ -149,6 +156,53 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     Ok(summary)
 }
 
+/// Decode and SQL of micro-batches, several at once, handed on in input order.
+struct ProcessStage {
+    schemas: Arc<ReadSchemas>,
+    transform: PlannedTransform,
+    counters: Arc<Counters>,
+    cancel: CancellationToken,
+}
+
+impl ProcessStage {
+    async fn run(
+        self,
+        pages: mpsc::Receiver<PageBatch>,
+        out: mpsc::Sender<Processed>,
+        workers: usize,
+    ) -> Result<(), Error> {
+        // Each micro-batch is its own task, so the SQL of several batches runs on several
+        // threads; `buffered` still hands them on in input order.
+        let mut processed = ReceiverStream::new(pages)
+            .map(|batch| {
+                let task = tokio::spawn(process(self.transform.clone(), self.schemas.clone(), batch));
+                async move { task.await.map_err(|e| Error::Bug(format!("a micro-batch task failed: {e}")))? }
+            })
+            .buffered(workers);
+        while let Some(result) = processed.next().await {
+            let item = match result {
+                Ok(item) => item,
+                Err(e) => {
+                    self.cancel.cancel();
+                    // Await the batches already in flight; the source stops on the cancel.
+                    while processed.next().await.is_some() {}
+                    return Err(e);
+                }
+            };
+            let rows =
+                item.outputs.iter().map(|o| (o.table.to_string(), o.batches.iter().map(|b| b.num_rows() as u64).sum()));
+            // A live source's idle heartbeats carry no pages: they are not micro-batches of data.
+            if item.bytes > 0 {
+                self.counters.record_batch(item.pages, item.bytes, item.rejects.len(), rows);
+            }
+            if out.send(item).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn join<T, E: Into<Error>>(task: tokio::task::JoinHandle<Result<T, E>>) -> Result<T, Error> {
     match task.await {
         Ok(result) => result.map_err(Into::into),
@@ -156,7 +210,11 @@ async fn join<T, E: Into<Error>>(task: tokio::task::JoinHandle<Result<T, E>>) ->
     }
 }
 
-async fn process(transform: Arc<Transform>, mut batch: PageBatch) -> Result<Processed, Error> {
+async fn process(
+    transform: PlannedTransform,
+    schemas: Arc<ReadSchemas>,
+    mut batch: PageBatch,
+) -> Result<Processed, Error> {
     let span = tracing::debug_span!("batch", seq = batch.seq);
     let (clock, checkpoint) = (batch.clock_micros, batch.checkpoint.take());
     let raw = if batch.keep_raw {
@@ -171,10 +229,11 @@ async fn process(transform: Arc<Transform>, mut batch: PageBatch) -> Result<Proc
         return Ok(Processed { seq, id, pages, bytes, rejects, max_fetched_at: clock, checkpoint, raw, outputs });
     }
     async move {
-        let schemas = transform.read_schemas().clone();
         let decoded = tokio::task::spawn_blocking(move || decode_batch(batch, &schemas))
             .await
             .map_err(|e| Error::Bug(format!("decode task failed: {e}")))??;
+        // Planning failed only if `run` is already reporting why; this error is not shown.
+        let transform = transform.await.ok_or_else(|| Error::Bug("the queries were not planned".into()))?;
         let outputs = transform.run(&decoded).await?;
         tracing::debug!(
             batch_id = %decoded.id,

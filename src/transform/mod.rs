@@ -71,26 +71,24 @@ pub struct Transform {
 impl Transform {
     /// Plans every query, reporting the first one that does not plan with its file and line.
     /// Runs inside a Tokio runtime: the table queries are planned as tasks.
-    ///
-    /// The queries are first planned logically against the full raw schemas, to learn which
-    /// nested fields they read; they are then planned for execution against raw schemas with
-    /// only those fields, so decoding skips the rest.
     pub async fn plan(queries: Vec<Query>) -> Result<Self, QueryError> {
-        let (nested, reason) = nested_fields_read(&queries).await?;
+        let schemas = Self::read_schemas_for(&queries).await?;
+        Self::plan_with(queries, schemas).await
+    }
+
+    /// The raw schemas to decode with for `queries`: only the nested fields they read. This is
+    /// learnt from logical plans against the full raw schemas, a small part of planning, so
+    /// decoding can start before [`Transform::plan_with`] is done.
+    pub async fn read_schemas_for(queries: &[Query]) -> Result<Arc<ReadSchemas>, QueryError> {
+        let (nested, reason) = nested_fields_read(queries).await?;
         if let Some(reason) = reason {
             tracing::debug!(%reason, "every raw field is decoded");
         }
-        if nested != NestedFields::All {
-            match Self::plan_with(queries.clone(), Arc::new(ReadSchemas::new(nested))).await {
-                Ok(transform) => return Ok(transform),
-                // Never expected; but leaving fields out must not be what makes valid SQL fail.
-                Err(e) => tracing::warn!(error = %e, "planning with only the fields read failed; decoding every field"),
-            }
-        }
-        Self::plan_with(queries, ReadSchemas::full()).await
+        Ok(if nested == NestedFields::All { ReadSchemas::full() } else { Arc::new(ReadSchemas::new(nested)) })
     }
 
-    /// Plans every query against raw tables of `schemas`; [`Transform::plan`] picks them.
+    /// Plans every query against raw tables of `schemas`, the schemas micro-batches will then
+    /// be decoded with.
     pub async fn plan_with(queries: Vec<Query>, schemas: Arc<ReadSchemas>) -> Result<Self, QueryError> {
         let ctx = session(&schemas)?;
         let (views, table_queries): (Vec<Query>, Vec<Query>) = queries.into_iter().partition(Query::is_view);
