@@ -17,19 +17,24 @@ fn repo() -> PathBuf {
 }
 
 fn replay(input: &Path, lake: &Path, extra_env: &[(&str, &str)]) -> Output {
-    let out = Command::new(BIN)
+    let out = replay_with(input, &repo().join("queries"), lake, extra_env);
+    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// `tunestream replay` of `input` with the queries of `queries`, successful or not.
+fn replay_with(input: &Path, queries: &Path, lake: &Path, extra_env: &[(&str, &str)]) -> Output {
+    Command::new(BIN)
         .arg("replay")
         .arg(input)
         .arg("--lake")
         .arg(lake)
         .arg("--queries")
-        .arg(repo().join("queries"))
+        .arg(queries)
         .envs(extra_env.iter().copied())
         .env("RUST_LOG", "warn")
         .output()
-        .unwrap();
-    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
-    out
+        .unwrap()
 }
 
 /// Every file below `dir`, relative, sorted.
@@ -147,13 +152,7 @@ fn a_broken_query_is_reported_with_its_file_before_any_data_is_read() {
     std::fs::write(queries.join("good.sql"), "SELECT _fetched_at AS _ingested_at FROM playlist_items\n").unwrap();
     std::fs::write(queries.join("bad.sql"), "SELECT id,\n  name\nFORM track\n").unwrap();
     let lake = dir.path().join("lake");
-    let out = Command::new(BIN)
-        .args(["replay", "/nonexistent/input.ndjson", "--queries"])
-        .arg(&queries)
-        .arg("--lake")
-        .arg(&lake)
-        .output()
-        .unwrap();
+    let out = replay_with(Path::new("/nonexistent/input.ndjson"), &queries, &lake, &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.sql:3:"), "names file and line: {stderr}");
@@ -177,15 +176,7 @@ fn a_table_the_lake_refuses_stops_a_replay_that_already_started_reading() {
     std::fs::create_dir(&queries).unwrap();
     std::fs::write(queries.join("unpartitioned.sql"), "SELECT id AS track_id FROM track\n").unwrap();
     let lake = dir.path().join("lake");
-    let out = Command::new(BIN)
-        .arg("replay")
-        .arg(repo().join("samples/spotify_pages.ndjson"))
-        .arg("--queries")
-        .arg(&queries)
-        .arg("--lake")
-        .arg(&lake)
-        .output()
-        .unwrap();
+    let out = replay_with(&repo().join("samples/spotify_pages.ndjson"), &queries, &lake, &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("table unpartitioned") && stderr.contains("_ingested_at"), "{stderr}");
