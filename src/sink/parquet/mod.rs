@@ -207,7 +207,7 @@ impl LakeWriter {
             .map(|(k, _)| k.clone())
             .collect();
         if self.live.is_none() {
-            return aged.iter().try_for_each(|key| self.commit(key));
+            return self.commit_all(&aged);
         }
         if !aged.is_empty() || self.open.is_empty() {
             self.checkpoint()?;
@@ -223,7 +223,7 @@ impl LakeWriter {
 
     fn checkpoint(&mut self) -> Result<(), SinkError> {
         let keys: Vec<_> = self.open.keys().cloned().collect();
-        keys.iter().try_for_each(|key| self.commit(key))?;
+        self.commit_all(&keys)?;
         let Some(live) = self.live.as_mut() else { return Ok(()) };
         for (temp, target, bytes) in live.raw.finish_all()? {
             live.checkpoints.defer(temp, target, bytes);
@@ -248,19 +248,44 @@ impl LakeWriter {
     }
 
     fn commit(&mut self, key: &(String, HourPartition)) -> Result<(), SinkError> {
-        let Some(file) = self.open.remove(key) else {
-            return Ok(());
+        self.commit_all(std::slice::from_ref(key))
+    }
+
+    /// Commits the files of `keys`. Their last row groups are encoded and synced side by side,
+    /// since at a checkpoint or the end of a run nothing else is left to do.
+    fn commit_all(&mut self, keys: &[(String, HourPartition)]) -> Result<(), SinkError> {
+        let files: Vec<OpenFile> = keys.iter().filter_map(|key| self.open.remove(key)).collect();
+        let results: Vec<Result<Sealed, SinkError>> = match files.len() {
+            0 | 1 => files.into_iter().map(seal).collect(),
+            _ => std::thread::scope(|scope| {
+                let sealing: Vec<_> =
+                    files.into_iter().map(|file| (file.temp.clone(), scope.spawn(move || seal(file)))).collect();
+                sealing
+                    .into_iter()
+                    .map(|(temp, thread)| thread.join().unwrap_or_else(|_| Err(panicked(temp))))
+                    .collect()
+            }),
         };
-        let temp = file.temp;
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| SinkError::Io { path, source }
-        };
-        let written = file.writer.into_inner().map_err(|source| SinkError::Encode { path: temp.clone(), source })?;
-        written.sync_all().map_err(io(&temp))?;
-        let bytes = written.metadata().map_err(io(&temp))?.len();
-        drop(written);
-        let target = file.dir.join(layout::file_name(file.opened_at_micros, file.digest.digest()));
+        let mut sealed = Vec::with_capacity(results.len());
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(file) => sealed.push(file),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            // A failed run leaves no partial file behind, sealed or not.
+            sealed.iter().for_each(|file| drop(std::fs::remove_file(&file.temp)));
+            return Err(e);
+        }
+        sealed.into_iter().try_for_each(|file| self.publish(file))
+    }
+
+    fn publish(&mut self, sealed: Sealed) -> Result<(), SinkError> {
+        let Sealed { temp, target, bytes, rows } = sealed;
         if let Some(live) = self.live.as_mut() {
             live.checkpoints.defer(temp, target, bytes);
             return Ok(());
@@ -268,13 +293,52 @@ impl LakeWriter {
         if super::commit::commit_no_clobber(&temp, &target)? {
             self.stats.files_committed += 1;
             self.stats.bytes_committed += bytes;
-            tracing::debug!(path = %target.display(), rows = file.rows, bytes, "committed lake file");
+            tracing::debug!(path = %target.display(), rows, bytes, "committed lake file");
         } else {
             self.stats.files_already_present += 1;
             tracing::debug!(path = %target.display(), "lake file already present from an earlier run; kept it");
         }
         Ok(())
     }
+}
+
+/// A complete file, synced under its temporary name, and the name it is committed under.
+struct Sealed {
+    temp: PathBuf,
+    target: PathBuf,
+    bytes: u64,
+    rows: usize,
+}
+
+/// Writes the file's last row group and footer, and syncs it.
+fn seal(file: OpenFile) -> Result<Sealed, SinkError> {
+    let temp = file.temp;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SinkError::Io { path, source }
+    };
+    let written = match file.writer.into_inner() {
+        Ok(written) => written,
+        Err(source) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(SinkError::Encode { path: temp, source });
+        }
+    };
+    let synced = written.sync_all().and_then(|()| written.metadata());
+    let bytes = match synced {
+        Ok(metadata) => metadata.len(),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(io(&temp)(e));
+        }
+    };
+    let target = file.dir.join(layout::file_name(file.opened_at_micros, file.digest.digest()));
+    Ok(Sealed { temp, target, bytes, rows: file.rows })
+}
+
+fn panicked(temp: PathBuf) -> SinkError {
+    let source = parquet::errors::ParquetError::General("the thread sealing the file panicked".into());
+    SinkError::Encode { path: temp, source }
 }
 
 impl Drop for LakeWriter {
