@@ -74,7 +74,7 @@ impl Default for PipelineSection {
     fn default() -> Self {
         Self {
             batch_max_pages: 500,
-            batch_max_bytes: 4 << 20,
+            batch_max_bytes: 8 << 20,
             channel_capacity: 2,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
