@@ -94,13 +94,14 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let stage =
         ProcessStage { schemas: schemas.clone(), transform, counters: counters.clone(), cancel: cancel.clone() };
     let process_task = tokio::spawn(stage.run(page_rx, out_tx, settings.pipeline.workers));
-    let mut page_tx = Some(page_tx);
-    let replay_task = match (&source, replay_files, page_tx.take_if(|_| matches!(source, SourceConfig::Replay(_)))) {
-        (SourceConfig::Replay(config), Some(files), Some(tx)) => {
+    // A replay starts reading now; a live source gets the sender once the lake is recovered.
+    let (mut replay_task, live_pages) = match (&source, replay_files) {
+        (SourceConfig::Replay(config), Some(files)) => {
             let (cancel, kind) = (cancel.clone(), config.kind);
-            Some(tokio::task::spawn_blocking(move || replay::read_files(&files, kind, limits, &tx, &cancel)))
+            let task = tokio::task::spawn_blocking(move || replay::read_files(&files, kind, limits, &page_tx, &cancel));
+            (Some(task), None)
         }
-        _ => None,
+        _ => (None, Some(page_tx)),
     };
 
     let setup = async {
@@ -108,7 +109,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         let mut lake = LakeWriter::new(settings.lake.clone(), specs)?;
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
-        let live_task = match (source, page_tx) {
+        let live_task = match (source, live_pages) {
             (SourceConfig::Spotify(config), Some(page_tx)) => {
                 // Recover the lake first: an interrupted checkpoint decides where the source resumes.
                 lake.enable_checkpoints(&config.state_dir)?;
@@ -123,7 +124,6 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         };
         Ok::<_, Error>((lake, live_task))
     };
-    let mut replay_task = replay_task;
     let ready = setup.await.and_then(|(lake, live_task)| match live_task.or_else(|| replay_task.take()) {
         Some(task) => Ok((lake, task)),
         None => Err(Error::Bug("no source was started".into())),
