@@ -56,9 +56,18 @@ struct StructColumn {
     names: Vec<Box<[u8]>>,
     children: Vec<Column>,
     nulls: NullBufferBuilder,
-    /// For the n-th key of an object, the field it matched last time: objects from one producer
-    /// repeat their key order, so one comparison usually finds the field.
-    hints: Vec<usize>,
+    /// For the n-th key of an object, what it was last time: objects from one producer repeat
+    /// their key order, so one comparison usually finds the field, or that there is none.
+    hints: Vec<KeyHint>,
+}
+
+/// What a key at one position of the last object turned out to be.
+#[derive(Clone)]
+enum KeyHint {
+    Unseen,
+    Field(usize),
+    /// A key no field has, whose value is skipped.
+    Unread(Box<[u8]>),
 }
 
 impl Column {
@@ -203,17 +212,17 @@ impl StructColumn {
     /// The field named `key`, if the schema has one, for the `ordinal`-th key of an object.
     #[inline]
     fn field_of(&mut self, key: &[u8], ordinal: usize) -> Option<usize> {
-        if let Some(&hint) = self.hints.get(ordinal)
-            && self.names.get(hint).is_some_and(|name| **name == *key)
-        {
-            return Some(hint);
+        match self.hints.get(ordinal) {
+            Some(&KeyHint::Field(index)) if *self.names[index] == *key => return Some(index),
+            Some(KeyHint::Unread(unread)) if **unread == *key => return None,
+            _ => {}
         }
-        let found = self.names.iter().position(|name| name.len() == key.len() && **name == *key)?;
+        let found = self.names.iter().position(|name| name.len() == key.len() && **name == *key);
         if ordinal >= self.hints.len() {
-            self.hints.resize(ordinal + 1, usize::MAX);
+            self.hints.resize(ordinal + 1, KeyHint::Unseen);
         }
-        self.hints[ordinal] = found;
-        Some(found)
+        self.hints[ordinal] = found.map_or_else(|| KeyHint::Unread(key.into()), KeyHint::Field);
+        found
     }
 
     /// Decodes the object at the cursor into one row.

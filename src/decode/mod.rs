@@ -11,6 +11,7 @@ mod kind;
 mod read_schema;
 mod scan;
 pub mod schema;
+mod skip;
 #[cfg(test)]
 mod tests;
 

@@ -10,22 +10,6 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GiveUp;
 
-/// What a byte means while skipping a container.
-const PLAIN: u8 = 0;
-const QUOTE: u8 = 1;
-const OPEN: u8 = 2;
-const CLOSE: u8 = 3;
-
-static SKIP_CLASS: [u8; 256] = {
-    let mut table = [PLAIN; 256];
-    table[b'"' as usize] = QUOTE;
-    table[b'{' as usize] = OPEN;
-    table[b'[' as usize] = OPEN;
-    table[b'}' as usize] = CLOSE;
-    table[b']' as usize] = CLOSE;
-    table
-};
-
 pub struct Scanner<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -146,36 +130,8 @@ impl<'a> Scanner<'a> {
 
     /// Skips an object or array by counting brackets outside strings.
     fn skip_container(&mut self) -> Result<(), GiveUp> {
-        let bytes = self.bytes;
-        let mut depth = 0usize;
-        let mut i = self.at;
-        while let Some(&b) = bytes.get(i) {
-            match SKIP_CLASS[usize::from(b)] {
-                PLAIN => {}
-                QUOTE => {
-                    // Most skipped strings are short (market codes, ids): look byte by byte.
-                    i += 1;
-                    loop {
-                        match bytes.get(i) {
-                            Some(b'"') => break,
-                            Some(b'\\') => i += 2,
-                            Some(_) => i += 1,
-                            None => return Err(GiveUp),
-                        }
-                    }
-                }
-                OPEN => depth += 1,
-                _ => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.at = i + 1;
-                        return Ok(());
-                    }
-                }
-            }
-            i += 1;
-        }
-        Err(GiveUp)
+        self.at = super::skip::container_end(self.bytes, self.at)?;
+        Ok(())
     }
 }
 

@@ -1,0 +1,232 @@
+//! Finds where a JSON object or array ends without parsing it, 64 bytes at a time.
+//!
+//! Most of a Spotify page is skipped (`available_markets`, `images`, URLs), so this runs over
+//! more bytes than any other part of decoding. A block of 64 bytes becomes four bit masks
+//! (quotes, backslashes, opening and closing brackets); the bits inside strings are removed
+//! with a prefix XOR of the quote mask, as simdjson does, and a block whose closing brackets
+//! cannot bring the depth to zero is passed over whole. Blocks holding a backslash, and the tail
+//! of the line, go byte by byte.
+
+use super::scan::GiveUp;
+
+const BLOCK: usize = 64;
+
+/// The bytes of one block that matter while skipping, one bit per byte.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Masks {
+    quote: u64,
+    backslash: u64,
+    open: u64,
+    close: u64,
+}
+
+/// Nesting and string state carried from one block to the next.
+#[derive(Debug, Default)]
+struct State {
+    depth: u64,
+    in_string: bool,
+}
+
+/// The index just past the object or array that starts at `bytes[start]`, or [`GiveUp`] when
+/// the line ends first.
+pub fn container_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
+    let mut state = State::default();
+    let mut i = start;
+    while let Some(block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<BLOCK>) {
+        let masks = masks(block);
+        let step = if masks.backslash == 0 {
+            match state.block(&masks) {
+                Some(at) => Step::Ended(i + at + 1),
+                None => Step::Continue(i + BLOCK),
+            }
+        } else {
+            state.bytes(bytes, i, i + BLOCK)
+        };
+        match step {
+            Step::Ended(end) => return Ok(end),
+            Step::Continue(next) => i = next,
+        }
+    }
+    match state.bytes(bytes, i, bytes.len()) {
+        Step::Ended(end) => Ok(end),
+        Step::Continue(_) => Err(GiveUp),
+    }
+}
+
+enum Step {
+    /// The container ends just before this index.
+    Ended(usize),
+    /// Not yet; go on from this index.
+    Continue(usize),
+}
+
+impl State {
+    /// Walks a block without backslashes: the offset of the closing bracket, if it is there.
+    fn block(&mut self, masks: &Masks) -> Option<usize> {
+        let carry = if self.in_string { u64::MAX } else { 0 };
+        let strings = prefix_xor(masks.quote) ^ carry;
+        self.in_string = strings >> 63 == 1;
+        let (open, close) = (masks.open & !strings, masks.close & !strings);
+        if u64::from(close.count_ones()) < self.depth {
+            self.depth = self.depth + u64::from(open.count_ones()) - u64::from(close.count_ones());
+            return None;
+        }
+        let mut brackets = open | close;
+        while brackets != 0 {
+            let at = brackets.trailing_zeros();
+            let bit = 1u64 << at;
+            if open & bit != 0 {
+                self.depth += 1;
+            } else {
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Some(at as usize);
+                }
+            }
+            brackets &= brackets - 1;
+        }
+        None
+    }
+
+    /// Walks `bytes[from..to]` one byte at a time. An escape at the last byte steps past `to`.
+    fn bytes(&mut self, bytes: &[u8], from: usize, to: usize) -> Step {
+        let mut i = from;
+        while i < to {
+            let b = bytes[i];
+            if self.in_string {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+            } else {
+                match b {
+                    b'"' => self.in_string = true,
+                    b'{' | b'[' => self.depth += 1,
+                    b'}' | b']' => {
+                        self.depth -= 1;
+                        if self.depth == 0 {
+                            return Step::Ended(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        Step::Continue(i)
+    }
+}
+
+/// Bit `j` of the result is the XOR of bits `0..=j`: set from an opening quote up to, not
+/// including, its closing quote.
+fn prefix_xor(mut bits: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        bits ^= bits << shift;
+    }
+    bits
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn masks(block: &[u8; BLOCK]) -> Masks {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    let mut masks = Masks::default();
+    for (k, chunk) in block.chunks_exact(16).enumerate() {
+        // SAFETY: the build enables SSE2 (the cfg above), and `chunk` is 16 readable bytes,
+        // which is all an unaligned load needs.
+        let [quote, backslash, open, close] = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            // '[' and ']' differ from '{' and '}' only in bit 0x20.
+            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            [
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8))),
+                _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))),
+                _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8))),
+                _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8))),
+            ]
+        };
+        let bits = |mask: i32| u64::from(mask as u16) << (16 * k);
+        masks.quote |= bits(quote);
+        masks.backslash |= bits(backslash);
+        masks.open |= bits(open);
+        masks.close |= bits(close);
+    }
+    masks
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn masks(block: &[u8; BLOCK]) -> Masks {
+    portable_masks(block)
+}
+
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+fn portable_masks(block: &[u8; BLOCK]) -> Masks {
+    let mut masks = Masks::default();
+    for (j, &b) in block.iter().enumerate() {
+        let bit = 1u64 << j;
+        match b {
+            b'"' => masks.quote |= bit,
+            b'\\' => masks.backslash |= bit,
+            b'{' | b'[' => masks.open |= bit,
+            b'}' | b']' => masks.close |= bit,
+            _ => {}
+        }
+    }
+    masks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain byte-by-byte walk, as the reference.
+    fn reference_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
+        match State::default().bytes(bytes, start, bytes.len()) {
+            Step::Ended(end) => Ok(end),
+            Step::Continue(_) => Err(GiveUp),
+        }
+    }
+
+    #[test]
+    fn masks_match_the_portable_ones_for_every_byte() {
+        let block: Vec<u8> = (0..=255u8).collect();
+        for chunk in block.chunks_exact(BLOCK) {
+            let chunk = chunk.first_chunk::<BLOCK>().unwrap();
+            assert_eq!(masks(chunk), portable_masks(chunk));
+        }
+    }
+
+    #[test]
+    fn prefix_xor_marks_the_inside_of_strings() {
+        // Quotes at 1 and 4: bits 1, 2, 3 are inside.
+        assert_eq!(prefix_xor(0b1_0010), 0b0_1110);
+    }
+
+    #[test]
+    fn ends_where_the_byte_walk_ends_across_block_edges() {
+        let markets: String = (0..40).map(|i| format!("\"M{i}\",")).collect();
+        let pieces = [
+            format!(r#"{{"available_markets":[{markets}"XX"],"images":[{{"url":"https://i/x","h":64}}]}}"#),
+            format!(r#"["a\"]\\",{{"x":"}}{{[\\\"\\\\"}},[[[[]]]],{markets}"z"]"#),
+            r#"{"deep":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#.to_owned(),
+            format!(r#"{{"s":"{}\\"}}"#, "x".repeat(62)),
+        ];
+        for piece in &pieces {
+            // Every start offset puts the brackets, quotes and escapes at every block position.
+            for pad in 0..BLOCK + 3 {
+                let line = format!("{}{piece} ,\"next\":1}}", " ".repeat(pad));
+                let expected = reference_end(line.as_bytes(), pad);
+                assert_eq!(expected, Ok(pad + piece.len()), "reference on {line}");
+                assert_eq!(container_end(line.as_bytes(), pad), expected, "pad {pad}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn gives_up_when_the_line_ends_inside() {
+        let long = format!(r#"{{"a":["{}"#, "x".repeat(200));
+        for bad in [&b"[1,2"[..], b"{\"a\":\"x", b"[\"]\"", long.as_bytes()] {
+            assert_eq!(container_end(bad, 0), Err(GiveUp), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}
