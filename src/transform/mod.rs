@@ -7,6 +7,7 @@
 //! against the fixed raw table schemas. Every micro-batch then executes the same physical
 //! plans; nothing is planned per batch.
 
+mod extremes;
 mod fields;
 mod query;
 mod tables;
@@ -249,6 +250,9 @@ fn session(schemas: &ReadSchemas) -> Result<SessionContext, QueryError> {
     // Dynamic filters hold per-execution state, which would leak between reused plans.
     options.optimizer.enable_dynamic_filter_pushdown = false;
     let ctx = SessionContext::new_with_config(config);
+    for udaf in extremes::udafs() {
+        ctx.register_udaf(udaf);
+    }
     tables::register_raw(&ctx, schemas).map_err(|e| bug("raw tables", e))?;
     Ok(ctx)
 }
