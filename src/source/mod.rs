@@ -3,6 +3,7 @@
 //! Every source produces [`PageBatch`]es on a bounded channel; the decode stage turns them into
 //! Arrow. Live Spotify pulls and the simulator join [`SourceConfig`] as further variants.
 
+mod buffer;
 pub mod replay;
 pub mod simulator;
 pub mod spotify;
@@ -12,6 +13,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::decode::Kind;
+
+pub use buffer::{BatchBuf, BufferPool};
 
 /// The closed set of sources; the pipeline dispatches on it with a `match`.
 #[derive(Debug, Clone)]
@@ -56,7 +59,7 @@ pub struct LineRef {
 pub struct PageBatch {
     /// Order of this batch in the run, from 0.
     pub seq: u64,
-    pub buf: Vec<u8>,
+    pub buf: BatchBuf,
     pub lines: Vec<LineRef>,
     /// The source's wall clock when it cut the batch (live sources), so files age on time.
     pub clock_micros: Option<i64>,
