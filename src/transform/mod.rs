@@ -9,6 +9,7 @@
 
 mod extremes;
 mod fields;
+mod list_length;
 mod query;
 mod tables;
 
@@ -253,6 +254,7 @@ fn session(schemas: &ReadSchemas) -> Result<SessionContext, QueryError> {
     for udaf in extremes::udafs() {
         ctx.register_udaf(udaf);
     }
+    ctx.register_udf(list_length::udf());
     tables::register_raw(&ctx, schemas).map_err(|e| bug("raw tables", e))?;
     Ok(ctx)
 }
