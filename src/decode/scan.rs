@@ -74,8 +74,7 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         let mut i = start;
         loop {
-            let rest = self.bytes.get(i..).ok_or(GiveUp)?;
-            i += memchr::memchr2(b'"', b'\\', rest).ok_or(GiveUp)?;
+            i = super::skip::quote_or_backslash(self.bytes, i).ok_or(GiveUp)?;
             if self.bytes[i] == b'"' {
                 break;
             }
