@@ -7,6 +7,7 @@
 pub mod config;
 pub mod decode;
 pub mod fs;
+pub mod memory;
 pub mod pipeline;
 pub mod sink;
 pub mod source;

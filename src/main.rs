@@ -113,6 +113,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 fn main() -> ExitCode {
+    tunestream::memory::tune_allocator();
     let cli = Cli::parse();
     tunestream::telemetry::init(&cli.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
