@@ -37,6 +37,16 @@ fn replay_with(input: &Path, queries: &Path, lake: &Path, extra_env: &[(&str, &s
         .unwrap()
 }
 
+/// A `queries/` directory below `dir` holding `files` (name, SQL).
+fn queries_dir(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let queries = dir.join("queries");
+    std::fs::create_dir(&queries).unwrap();
+    for (name, sql) in files {
+        std::fs::write(queries.join(name), sql).unwrap();
+    }
+    queries
+}
+
 /// Every file below `dir`, relative, sorted.
 fn files_below(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
@@ -147,10 +157,13 @@ fn replay_writes_a_partitioned_zstd_lake_rejects_bad_lines_and_reruns_add_nothin
 #[test]
 fn a_broken_query_is_reported_with_its_file_before_any_data_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let queries = dir.path().join("queries");
-    std::fs::create_dir(&queries).unwrap();
-    std::fs::write(queries.join("good.sql"), "SELECT _fetched_at AS _ingested_at FROM playlist_items\n").unwrap();
-    std::fs::write(queries.join("bad.sql"), "SELECT id,\n  name\nFORM track\n").unwrap();
+    let queries = queries_dir(
+        dir.path(),
+        &[
+            ("good.sql", "SELECT _fetched_at AS _ingested_at FROM playlist_items\n"),
+            ("bad.sql", "SELECT id,\n  name\nFORM track\n"),
+        ],
+    );
     let lake = dir.path().join("lake");
     let out = replay_with(Path::new("/nonexistent/input.ndjson"), &queries, &lake, &[]);
     assert!(!out.status.success());
@@ -167,14 +180,27 @@ fn a_broken_query_is_reported_with_its_file_before_any_data_is_read() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("7 tables and 3 views"));
 }
 
+/// Reading starts before the queries are checked; a broken query must still stop the reader,
+/// here one blocked on a full channel of one-page micro-batches, with nothing written.
+#[test]
+fn a_broken_query_stops_a_replay_that_already_started_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let queries = queries_dir(dir.path(), &[("bad.sql", "SELECT id\nFORM track\n")]);
+    let lake = dir.path().join("lake");
+    let one_page = [("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1"), ("TUNESTREAM__PIPELINE__CHANNEL_CAPACITY", "1")];
+    let out = replay_with(&repo().join("samples/spotify_pages.ndjson"), &queries, &lake, &one_page);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.sql:2:"), "names file and line: {stderr}");
+    assert!(!lake.exists(), "nothing was written");
+}
+
 /// Reading and decoding start while the queries are planned; a table the lake refuses must
 /// still stop the run cleanly, with nothing written.
 #[test]
 fn a_table_the_lake_refuses_stops_a_replay_that_already_started_reading() {
     let dir = tempfile::tempdir().unwrap();
-    let queries = dir.path().join("queries");
-    std::fs::create_dir(&queries).unwrap();
-    std::fs::write(queries.join("unpartitioned.sql"), "SELECT id AS track_id FROM track\n").unwrap();
+    let queries = queries_dir(dir.path(), &[("unpartitioned.sql", "SELECT id AS track_id FROM track\n")]);
     let lake = dir.path().join("lake");
     let out = replay_with(&repo().join("samples/spotify_pages.ndjson"), &queries, &lake, &[]);
     assert!(!out.status.success());

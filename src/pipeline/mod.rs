@@ -76,9 +76,8 @@ type PlannedTransform = Shared<BoxFuture<'static, Option<Arc<Transform>>>>;
 pub async fn run(settings: &Settings, source: SourceConfig, cancel: CancellationToken) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let queries = resolve_queries(settings.queries.as_deref())?;
-    let schemas = Transform::read_schemas_for(&queries).await?;
     let replay_files = match &source {
-        SourceConfig::Replay(config) => Some(replay::list_files(config)?),
+        SourceConfig::Replay(config) => Some(replay::list_files(config)),
         SourceConfig::Spotify(_) => None,
     };
     let counters = Arc::new(Counters::default());
@@ -89,20 +88,39 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let (transform_tx, transform_rx) = oneshot::channel::<Arc<Transform>>();
     let transform: PlannedTransform = transform_rx.map(Result::ok).boxed().shared();
 
-    // Decoding needs only the read schemas, so a replay reads and decodes its first
-    // micro-batches while the queries are planned; their SQL waits for the plans.
+    // A replay starts reading at once, since reading needs no schema; a live source gets the
+    // sender once the lake is recovered.
+    let (mut replay_task, live_pages, missing_input) = match (&source, replay_files) {
+        (SourceConfig::Replay(config), Some(Ok(files))) => {
+            let (cancel, kind) = (cancel.clone(), config.kind);
+            let task = tokio::task::spawn_blocking(move || replay::read_files(&files, kind, limits, &page_tx, &cancel));
+            (Some(task), None, None)
+        }
+        (_, Some(Err(e))) => (None, None, Some(e)),
+        _ => (None, Some(page_tx), None),
+    };
+    let schemas = match Transform::read_schemas_for(&queries).await {
+        // A broken query is reported first, even when the input is missing too.
+        Ok(schemas) => missing_input.map_or(Ok(schemas), |e| Err(e.into())),
+        Err(e) => Err(e.into()),
+    };
+    let schemas = match schemas {
+        Ok(schemas) => schemas,
+        Err(e) => {
+            // Dropping the receiver stops a reader waiting for room in the channel.
+            cancel.cancel();
+            drop(page_rx);
+            if let Some(task) = replay_task {
+                let _ = task.await;
+            }
+            return Err(e);
+        }
+    };
+    // Decoding needs only the read schemas, so a replay decodes its first micro-batches while
+    // the queries are planned; their SQL waits for the plans.
     let stage =
         ProcessStage { schemas: schemas.clone(), transform, counters: counters.clone(), cancel: cancel.clone() };
     let process_task = tokio::spawn(stage.run(page_rx, out_tx, settings.pipeline.workers));
-    // A replay starts reading now; a live source gets the sender once the lake is recovered.
-    let (mut replay_task, live_pages) = match (&source, replay_files) {
-        (SourceConfig::Replay(config), Some(files)) => {
-            let (cancel, kind) = (cancel.clone(), config.kind);
-            let task = tokio::task::spawn_blocking(move || replay::read_files(&files, kind, limits, &page_tx, &cancel));
-            (Some(task), None)
-        }
-        _ => (None, Some(page_tx)),
-    };
 
     let setup = async {
         let (planned, specs) = plan_tables(queries, schemas).await?;
