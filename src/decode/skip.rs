@@ -145,8 +145,7 @@ pub fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
 
 fn masks(block: &[u8; BLOCK]) -> Masks {
     let mut masks = Masks::default();
-    for (k, chunk) in block.chunks_exact(16).enumerate() {
-        let Some(chunk) = chunk.first_chunk::<16>() else { continue };
+    for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
         let [quote, backslash, open, close] = classes(chunk).map(|bits| u64::from(bits) << (16 * k));
         masks.quote |= quote;
         masks.backslash |= backslash;

@@ -99,12 +99,12 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         (_, Some(Err(e))) => (None, None, Some(e)),
         _ => (None, Some(page_tx), None),
     };
-    let schemas = match Transform::read_schemas_for(&queries).await {
-        // A broken query is reported first, even when the input is missing too.
-        Ok(schemas) => missing_input.map_or(Ok(schemas), |e| Err(e.into())),
-        Err(e) => Err(e.into()),
-    };
-    let schemas = match schemas {
+    // A broken query is reported first, even when the input is missing too.
+    let checked = Transform::read_schemas_for(&queries)
+        .await
+        .map_err(Error::from)
+        .and_then(|schemas| missing_input.map_or(Ok(schemas), |e| Err(e.into())));
+    let schemas = match checked {
         Ok(schemas) => schemas,
         Err(e) => {
             // Dropping the receiver stops a reader waiting for room in the channel.
