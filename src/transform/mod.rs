@@ -12,6 +12,7 @@ mod fields;
 mod list_length;
 mod query;
 mod tables;
+mod unnest;
 
 pub use query::{DEFAULT_QUERIES_DIR, Query, QueryError, built_in_queries, load_queries, resolve_queries};
 pub use tables::BatchTables;
@@ -24,7 +25,7 @@ use arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
-use datafusion::execution::session_state::SessionState;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::{ExecutionPlan, collect, execution_plan::reset_plan_states};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -250,7 +251,12 @@ fn session(schemas: &ReadSchemas) -> Result<SessionContext, QueryError> {
     options.sql_parser.map_string_types_to_utf8view = false;
     // Dynamic filters hold per-execution state, which would leak between reused plans.
     options.optimizer.enable_dynamic_filter_pushdown = false;
-    let ctx = SessionContext::new_with_config(config);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(unnest::SliceUnnest))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     for udaf in extremes::udafs() {
         ctx.register_udaf(udaf);
     }
