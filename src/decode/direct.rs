@@ -21,7 +21,7 @@ use arrow::compute::kernels::cast_utils::string_to_datetime;
 use arrow::datatypes::{DataType, FieldRef, Fields, Int64Type, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 
-use super::scan::{GiveUp, Scanner, unescape};
+use super::scan::{GiveUp, Scanner, same_bytes, unescape};
 
 /// Decodes `lines`, one row each, or gives up on the first line it cannot decode exactly.
 pub fn decode(schema: &SchemaRef, lines: &[&[u8]]) -> Result<RecordBatch, GiveUp> {
@@ -213,11 +213,11 @@ impl StructColumn {
     #[inline]
     fn field_of(&mut self, key: &[u8], ordinal: usize) -> Option<usize> {
         match self.hints.get(ordinal) {
-            Some(&KeyHint::Field(index)) if *self.names[index] == *key => return Some(index),
-            Some(KeyHint::Unread(unread)) if **unread == *key => return None,
+            Some(&KeyHint::Field(index)) if same_bytes(&self.names[index], key) => return Some(index),
+            Some(KeyHint::Unread(unread)) if same_bytes(unread, key) => return None,
             _ => {}
         }
-        let found = self.names.iter().position(|name| name.len() == key.len() && **name == *key);
+        let found = self.names.iter().position(|name| same_bytes(name, key));
         if ordinal >= self.hints.len() {
             self.hints.resize(ordinal + 1, KeyHint::Unseen);
         }

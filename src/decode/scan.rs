@@ -58,7 +58,9 @@ impl<'a> Scanner<'a> {
     pub fn literal(&mut self, word: &[u8]) -> Result<(), GiveUp> {
         self.peek()?;
         let end = self.at + word.len();
-        if self.bytes.get(self.at..end) != Some(word) || self.bytes.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+        if !self.bytes.get(self.at..end).is_some_and(|found| same_bytes(found, word))
+            || self.bytes.get(end).is_some_and(u8::is_ascii_alphanumeric)
+        {
             return Err(GiveUp);
         }
         self.at = end;
@@ -189,6 +191,23 @@ fn unicode_escape(raw: &[u8]) -> Result<(char, usize), GiveUp> {
     char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)).map(|c| (c, 12)).ok_or(GiveUp)
 }
 
+/// Whether `a` and `b` hold the same bytes. Keys and literals are short, and for them a call
+/// to `memcmp` costs more than the comparison: up to 16 bytes are two overlapping word compares.
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let words8 = |s: &[u8]| Some((u64::from_ne_bytes(*s.first_chunk()?), u64::from_ne_bytes(*s.last_chunk()?)));
+    let words4 = |s: &[u8]| Some((u32::from_ne_bytes(*s.first_chunk()?), u32::from_ne_bytes(*s.last_chunk()?)));
+    match a.len() {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => words4(a) == words4(b),
+        8..=16 => words8(a) == words8(b),
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +243,23 @@ mod tests {
         assert_eq!(decode(r#"a\"b\\c\/d\n\u00e9\ud83c\udfb5"#), Ok("a\"b\\c/d\n\u{e9}\u{1f3b5}".to_owned()));
         for bad in [r#"\x"#, r#"\u12"#, r#"\ud83c"#, r#"\ud83cx\udfb5"#, r#"\"#] {
             assert_eq!(decode(bad), Err(GiveUp), "{bad}");
+        }
+    }
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        let base: Vec<u8> = (b'a'..=b'z').collect();
+        for len in 0..=base.len() {
+            let a = &base[..len];
+            assert!(same_bytes(a, a));
+            if len > 0 {
+                assert!(!same_bytes(a, &base[..len - 1]));
+            }
+            for at in 0..len {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(a, &b), "{len} bytes, differing at {at}");
+            }
         }
     }
 
