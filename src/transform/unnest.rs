@@ -38,7 +38,7 @@ impl PhysicalOptimizerRule for SliceUnnest {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
             Ok(match node.downcast_ref::<UnnestExec>().filter(|unnest| slices_apply(unnest)) {
-                Some(unnest) => Transformed::yes(Arc::new(SliceUnnestExec { inner: Arc::new(unnest.clone()) })),
+                Some(unnest) => Transformed::yes(Arc::new(SliceUnnestExec::new(unnest))),
                 None => Transformed::no(node),
             })
         })
@@ -70,6 +70,15 @@ fn slices_apply(unnest: &UnnestExec) -> bool {
 #[derive(Debug)]
 pub struct SliceUnnestExec {
     inner: Arc<UnnestExec>,
+    /// The input columns that are lists to unnest.
+    lists: Arc<[usize]>,
+}
+
+impl SliceUnnestExec {
+    fn new(unnest: &UnnestExec) -> Self {
+        let lists = unnest.list_column_indices().iter().map(|l| l.index_in_input_schema).collect();
+        Self { inner: Arc::new(unnest.clone()), lists }
+    }
 }
 
 impl DisplayAs for SliceUnnestExec {
@@ -105,7 +114,7 @@ impl ExecutionPlan for SliceUnnestExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.clone().replace_children(children, options)?;
         Ok(match plan.downcast_ref::<UnnestExec>() {
-            Some(unnest) => Arc::new(SliceUnnestExec { inner: Arc::new(unnest.clone()) }),
+            Some(unnest) => Arc::new(SliceUnnestExec::new(unnest)),
             None => plan,
         })
     }
@@ -116,11 +125,11 @@ impl ExecutionPlan for SliceUnnestExec {
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let input = self.inner.input().execute(partition, context.clone())?;
-        let unnest = self.inner.clone();
+        let (unnest, lists) = (self.inner.clone(), self.lists.clone());
         let batches = input
             .and_then(move |batch| {
-                let (unnest, context) = (unnest.clone(), context.clone());
-                async move { unnest_batch(&unnest, batch, context).await }
+                let (unnest, lists, context) = (unnest.clone(), lists.clone(), context.clone());
+                async move { unnest_batch(&unnest, &lists, batch, context).await }
             })
             .map_ok(|batches| futures::stream::iter(batches.into_iter().map(Ok)))
             .try_flatten();
@@ -130,12 +139,12 @@ impl ExecutionPlan for SliceUnnestExec {
 
 async fn unnest_batch(
     unnest: &Arc<UnnestExec>,
+    lists: &[usize],
     batch: RecordBatch,
     context: Arc<TaskContext>,
 ) -> Result<Vec<RecordBatch>> {
-    let lists: Vec<usize> = unnest.list_column_indices().iter().map(|l| l.index_in_input_schema).collect();
-    if let Some(lengths) = common_row_lengths(&batch, &lists, unnest.options()) {
-        return sliced(unnest, &batch, &lists, &lengths, context.session_config().batch_size());
+    if let Some(lengths) = common_row_lengths(&batch, lists, unnest.options()) {
+        return sliced(unnest, &batch, lists, &lengths, context.session_config().batch_size());
     }
     let source = MemorySourceConfig::try_new_exec(&[vec![batch]], unnest.input().schema(), None)?;
     let options = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
