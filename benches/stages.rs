@@ -1,5 +1,6 @@
 //! Per-stage benchmarks on generated playlist pages: decode (JSON → Arrow), SQL (the default
-//! queries over one decoded micro-batch), encode (query output → zstd Parquet).
+//! queries over one decoded micro-batch), encode (query output → zstd Parquet, staged and
+//! committed in a local store).
 //!
 //! `cargo bench --bench stages`; throughput is reported in input bytes per second.
 
@@ -8,9 +9,11 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tunestream::decode::{DecodedBatch, decode_batch};
-use tunestream::sink::parquet::{LakeWriter, ParquetSinkConfig, TableSpec};
+use tunestream::sink::SinkBatch;
+use tunestream::sink::lake::{LakeSettings, LakeSink, TableSpec};
 use tunestream::source::synthetic::{EntryShape, playlist_pages};
 use tunestream::source::{PageBatch, SourceFile};
+use tunestream::store::{LocalStore, Store};
 use tunestream::transform::{TableOutput, Transform, load_queries};
 
 const PAGES: usize = 100;
@@ -38,6 +41,7 @@ fn stages(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("decode", |b| b.iter(|| decode_batch(page_batch(&text), &schemas).expect("decode")));
     group.bench_function("sql", |b| b.iter(|| runtime.block_on(transform.run(&decoded)).expect("transform")));
+    let batch = SinkBatch { id: decoded.id.clone(), outputs, ..SinkBatch::default() };
     group.bench_function("encode", |b| {
         b.iter(|| {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -46,13 +50,13 @@ fn stages(c: &mut Criterion) {
                 .iter()
                 .map(|q| TableSpec { table: q.query.table.clone(), fingerprint: 0, schema: q.schema.clone() })
                 .collect();
-            let mut lake = LakeWriter::new(ParquetSinkConfig::at(dir.path().to_owned()), specs).expect("lake");
-            for output in &outputs {
-                for batch in &output.batches {
-                    lake.write(&output.table, &decoded.id, batch).expect("write");
-                }
+            let store = Arc::new(Store::Local(LocalStore::open(dir.path().to_owned()).expect("store")));
+            let settings = LakeSettings::at(dir.path().to_owned());
+            let mut lake = LakeSink::new(settings, store.clone(), specs).expect("lake");
+            lake.write(&batch).expect("write");
+            for pending in lake.prepare(true).expect("seal") {
+                store.commit(&pending).expect("commit");
             }
-            lake.finish().expect("finish")
         })
     });
     group.finish();

@@ -24,7 +24,9 @@ SELECT
     max(artist_name) AS artist_name,
     max(followers) AS followers,
     max(popularity) AS popularity,
-    array_distinct(flatten(array_agg(genres) FILTER (WHERE genres IS NOT NULL))) AS genres,
+    -- Sorted: the order array_agg meets rows in is not fixed, and the same input must give the
+    -- same bytes.
+    array_sort(array_distinct(flatten(array_agg(genres) FILTER (WHERE genres IS NOT NULL)))) AS genres,
     max(_fetched_at) AS _ingested_at,
     max(_batch_id) AS _batch_id
 FROM seen

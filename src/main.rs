@@ -126,12 +126,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let who = match e.blame() {
-                Blame::User => "",
-                Blame::Bug => "\nThis is a bug in tunestream; please report it with the message above.",
-            };
-            eprintln!("error: {:#}{who}", anyhow::Error::from(e));
-            ExitCode::FAILURE
+            let blame: Blame = e.blame();
+            eprintln!("error: {:#}\n{}", anyhow::Error::from(e), blame.advice());
+            ExitCode::from(blame.exit_code())
         }
     }
 }
@@ -187,7 +184,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let mut file = file;
             file.state_dir = state_dir.unwrap_or(file.state_dir);
             let settings = file.validate()?;
-            let user = tunestream::source::spotify::login_interactive(&settings, user.as_deref(), port).await?;
+            let user = tunestream::pipeline::login(&settings, user.as_deref(), port).await?;
             println!("logged in as {user}; tokens stored in {}", settings.state_dir.join("tokens.json").display());
             Ok(())
         }

@@ -1,160 +1,22 @@
 //! End to end: the built `tunestream run` against the simulator, killed mid-run and restarted,
 //! must leave every play exactly once in the lake; `plan` and the budget gate.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::TimestampMicrosecondType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use tokio_util::sync::CancellationToken;
-use tunestream::source::simulator::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, SimConfig, Simulator};
-use tunestream::source::spotify::{self, Endpoints, JobConfig, LiveConfig, RetryPolicy};
+use common::{BIN, interrupt, lake_plays, repo, requests_sent, run, wait_until};
+use tunestream::source::simulator::{SimConfig, Simulator};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tunestream");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+async fn log_in(sim: &Simulator, dir: &Path) {
+    common::log_in(sim, dir, &["alice", "bob"]).await;
 }
 
 fn config_for(sim: &Simulator, dir: &Path, budget: u32) -> PathBuf {
-    config_with_jobs(sim, dir, budget, "")
-}
-
-/// The run config with `extra_jobs` (TOML `[[jobs]]` tables) after the two recently-played jobs.
-fn config_with_jobs(sim: &Simulator, dir: &Path, budget: u32, extra_jobs: &str) -> PathBuf {
-    let text = format!(
-        r#"state_dir = "{state}"
-[spotify]
-api_url = "{url}"
-accounts_url = "{url}"
-client_id = "{SIM_CLIENT_ID}"
-client_secret = "{SIM_CLIENT_SECRET}"
-daily_budget = {budget}
-requests_per_second = 100
-[lake]
-path = "{lake}"
-max_file_age_secs = 2
-[[jobs]]
-type = "recently_played"
-user = "alice"
-every_secs = 1
-[[jobs]]
-type = "recently_played"
-user = "bob"
-every_secs = 1
-{extra_jobs}
-"#,
-        state = dir.join("state").display(),
-        lake = dir.join("lake").display(),
-        url = sim.base_url(),
-    );
-    let path = dir.join("tunestream.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Logs the simulated users in, as `tunestream auth login` would, into the run's state dir.
-async fn log_in(sim: &Simulator, dir: &Path) {
-    let config = LiveConfig {
-        endpoints: Endpoints { api: sim.base_url(), accounts: sim.base_url() },
-        client_id: SIM_CLIENT_ID.into(),
-        client_secret: Some(SIM_CLIENT_SECRET.into()),
-        policy: RetryPolicy {
-            max_retries: 2,
-            backoff_base: Duration::from_millis(10),
-            backoff_max: Duration::from_millis(10),
-            max_retry_after: Duration::from_secs(1),
-            timeout: Duration::from_secs(5),
-        },
-        requests_per_second: 100.0,
-        daily_budget: 1000,
-        state_dir: dir.join("state"),
-        jobs: Vec::new(),
-        auto_login: true,
-    };
-    let client = spotify::connect(&config, Default::default(), CancellationToken::new()).unwrap();
-    let jobs = ["alice", "bob"].map(|u| JobConfig::RecentlyPlayed { user: u.into(), every_secs: 1 });
-    spotify::log_in_simulated_users(&client, &jobs).await.unwrap();
-}
-
-/// Requests the runs sharing `dir/state` have sent, from the persisted budget.
-fn requests_sent(dir: &Path) -> u64 {
-    let Ok(bytes) = std::fs::read(dir.join("state/account.json")) else { return 0 };
-    let account: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    account["requests_by_hour"].as_object().map_or(0, |hours| hours.values().filter_map(|n| n.as_u64()).sum())
-}
-
-/// Waits (up to 60 s) until `done`, so the tests depend on what a run did, not on how fast a
-/// loaded machine gets there. Blocks in place, so an in-process simulator keeps serving.
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let wait = || {
-        for _ in 0..600 {
-            if done() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{what} did not happen within 60 s");
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(_) => tokio::task::block_in_place(wait),
-        Err(_) => wait(),
-    }
-}
-
-/// Stops a run with SIGINT, as Ctrl-C does, and returns what it printed.
-fn interrupt(child: std::process::Child) -> std::process::Output {
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    child.wait_with_output().unwrap()
-}
-
-fn run(config: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .arg("--queries")
-        .arg(repo().join("queries"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// (user, played_at ms) of every play row in the lake, duplicates kept.
-fn lake_plays(lake: &Path) -> Vec<(String, i64)> {
-    let mut files = Vec::new();
-    let mut dirs = vec![lake.join("plays")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                files.push(path);
-            }
-        }
-    }
-    let mut plays = Vec::new();
-    for file in files {
-        let reader =
-            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap().build().unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let users = batch.column_by_name("user_id").unwrap().as_string::<i32>().clone();
-            let times = batch.column_by_name("played_at").unwrap().as_primitive::<TimestampMicrosecondType>().clone();
-            for i in 0..batch.num_rows() {
-                assert!(users.is_valid(i) && times.is_valid(i));
-                plays.push((users.value(i).to_owned(), times.value(i) / 1000));
-            }
-        }
-    }
-    plays
+    common::config_with_jobs(sim, dir, budget, "")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,24 +41,7 @@ async fn a_run_killed_mid_way_and_restarted_has_every_play_exactly_once() {
 
     let plays = lake_plays(&dir.path().join("lake"));
     assert!(plays.len() > after_kill, "the restarted run added plays ({after_kill} before)");
-    let unique: BTreeSet<(String, i64)> = plays.iter().cloned().collect();
-    assert_eq!(unique.len(), plays.len(), "a play is in the lake twice");
-
-    let mut by_user: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for (user, at) in &unique {
-        by_user.entry(user.clone()).or_default().push(*at);
-    }
-    assert_eq!(by_user.keys().collect::<Vec<_>>(), ["alice", "bob"]);
-    let truth = sim.truth().plays();
-    for (user, lake) in by_user {
-        let (first, last) = (lake[0], lake[lake.len() - 1]);
-        let expected: Vec<i64> = truth
-            .iter()
-            .filter(|p| p.user_id == user && p.played_at_ms >= first && p.played_at_ms <= last)
-            .map(|p| p.played_at_ms)
-            .collect();
-        assert_eq!(lake, expected, "plays of {user} missing or extra against the simulator's truth");
-    }
+    common::assert_plays_exactly_once(&dir.path().join("lake"), &sim);
     sim.stop().await;
 }
 
@@ -316,7 +161,7 @@ async fn a_revoked_login_stops_only_that_users_jobs_and_the_summary_says_so() {
     let dir = tempfile::tempdir().unwrap();
     log_in(&sim, dir.path()).await;
     let search = "[[jobs]]\ntype = \"search\"\nqueries = [\"love\"]\nevery_secs = 1\n";
-    let config = config_with_jobs(&sim, dir.path(), 1_000_000, search);
+    let config = common::config_with_jobs(&sim, dir.path(), 1_000_000, search);
     // Every second request finds its access token expired and every refresh is refused: user
     // tokens die, while client-credentials tokens are simply fetched again.
     sim.set_faults(Faults { expire_token_every: 2, revoke_refresh_tokens: true, ..Faults::default() });

@@ -1,7 +1,9 @@
 //! Configuration: a strict TOML file, overridden by environment variables, then by the command
 //! line, and validated into [`Settings`] with every problem reported at once.
 //!
-//! Every default lives in this file, in the `Default` impls below.
+//! Each component owns its section and its defaults (the lake's in [`crate::sink::lake`], the
+//! live source's in [`crate::source`]); this module composes them, applies the environment and
+//! validates the whole.
 
 mod env;
 mod live;
@@ -11,6 +13,7 @@ pub use env::{ENV_PREFIX, apply_env_overrides};
 pub use live::{SpotifySection, SpotifySettings};
 pub use validate::{ConfigError, PipelineSettings, Settings};
 
+pub use crate::sink::lake::LakeSection;
 use crate::source::spotify::JobConfig;
 
 /// The embedded configuration `tunestream run` uses when no file is given: the simulator and a
@@ -30,7 +33,7 @@ pub struct FileConfig {
     pub queries: Option<PathBuf>,
     /// How pages move through the pipeline.
     pub pipeline: PipelineSection,
-    /// The Parquet lake.
+    /// The Parquet lake, its raw zone and rejects.
     pub lake: LakeSection,
     /// Where the live source keeps tokens (0600), cursors, snapshots, the budget and the circuit.
     pub state_dir: PathBuf,
@@ -77,48 +80,6 @@ impl Default for PipelineSection {
             batch_max_bytes: 8 << 20,
             channel_capacity: 2,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        }
-    }
-}
-
-/// `[lake]`: where Parquet files go and when they roll.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LakeSection {
-    /// Root directory of the lake.
-    pub path: PathBuf,
-    /// Rows after which a file is committed.
-    pub max_file_rows: usize,
-    /// Encoded bytes after which a file is committed. Snowpipe loads 100–250 MB files best.
-    pub max_file_bytes: usize,
-    /// Seconds after its first row's fetch time at which a file is committed: the feed's delay.
-    pub max_file_age_secs: u64,
-    /// Rows per Parquet row group.
-    pub row_group_rows: usize,
-    /// Encoded bytes after which a row group is closed, whatever its rows: bounds the memory
-    /// each open file holds, so it stays flat however large the input.
-    pub row_group_bytes: usize,
-    /// zstd compression level, 1 to 22. Level 1 compresses about twice as fast as 3 for files
-    /// about a tenth bigger: the lake is a landing zone that the warehouse re-encodes on load, so
-    /// the default favours the feed's delay and throughput. Raise it for long-lived files.
-    pub zstd_level: i32,
-    /// Dictionary-encode columns as well as compressing them. Off by default: zstd already
-    /// stores repeated values compactly (the default tables are no bigger without it), and
-    /// building dictionaries was the Parquet writer's largest cost.
-    pub dictionary: bool,
-}
-
-impl Default for LakeSection {
-    fn default() -> Self {
-        Self {
-            path: PathBuf::from("lake"),
-            max_file_rows: 1_000_000,
-            max_file_bytes: 128 << 20,
-            max_file_age_secs: 60,
-            row_group_rows: 32 * 1024,
-            row_group_bytes: 4 << 20,
-            zstd_level: 1,
-            dictionary: false,
         }
     }
 }

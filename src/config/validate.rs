@@ -1,10 +1,10 @@
 //! Validation of a parsed [`FileConfig`] into [`Settings`], reporting every problem at once.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use super::{FileConfig, LakeSection};
-use crate::sink::parquet::ParquetSinkConfig;
+use super::FileConfig;
+use crate::sink::SinkConfig;
+use crate::sink::lake::LakeSettings;
 use crate::source::BatchLimits;
 use crate::source::simulator::SimConfig;
 use crate::source::spotify::JobConfig;
@@ -15,7 +15,8 @@ pub struct Settings {
     /// The configured query folder, if any (see [`crate::transform::resolve_queries`]).
     pub queries: Option<PathBuf>,
     pub pipeline: PipelineSettings,
-    pub lake: ParquetSinkConfig,
+    /// The lake, always present: it holds the raw zone and rejects too.
+    pub lake: LakeSettings,
     pub state_dir: PathBuf,
     pub spotify: super::SpotifySettings,
     pub simulator: SimConfig,
@@ -47,19 +48,10 @@ pub enum ConfigError {
     Invalid(Vec<String>),
 }
 
-impl LakeSection {
-    /// The sink settings of this section, lake root at `path`.
-    pub fn into_sink_config(self, path: PathBuf) -> ParquetSinkConfig {
-        ParquetSinkConfig {
-            path,
-            max_file_rows: self.max_file_rows,
-            max_file_bytes: self.max_file_bytes,
-            max_file_age: Duration::from_secs(self.max_file_age_secs),
-            row_group_rows: self.row_group_rows,
-            row_group_bytes: self.row_group_bytes,
-            zstd_level: self.zstd_level,
-            dictionary: self.dictionary,
-        }
+impl Settings {
+    /// Every sink the pipeline starts, the lake first.
+    pub fn sinks(&self) -> Vec<SinkConfig> {
+        vec![SinkConfig::Lake(self.lake.clone())]
     }
 }
 
@@ -77,18 +69,7 @@ impl FileConfig {
         at_least("pipeline.batch_max_bytes", p.batch_max_bytes, 1024);
         at_least("pipeline.channel_capacity", p.channel_capacity, 1);
         at_least("pipeline.workers", p.workers, 1);
-        let l = &self.lake;
-        at_least("lake.max_file_rows", l.max_file_rows, 1);
-        at_least("lake.max_file_bytes", l.max_file_bytes, 1024);
-        at_least("lake.max_file_age_secs", l.max_file_age_secs as usize, 1);
-        at_least("lake.row_group_rows", l.row_group_rows, 1);
-        at_least("lake.row_group_bytes", l.row_group_bytes, 1024);
-        if !(1..=22).contains(&l.zstd_level) {
-            problems.push(format!("lake.zstd_level is {}; it must be from 1 to 22", l.zstd_level));
-        }
-        if l.path.as_os_str().is_empty() {
-            problems.push("lake.path is empty".to_owned());
-        }
+        problems.extend(self.lake.problems());
         if self.state_dir.as_os_str().is_empty() {
             problems.push("state_dir is empty".to_owned());
         }
@@ -105,11 +86,10 @@ impl FileConfig {
             channel_capacity: p.channel_capacity,
             workers: p.workers,
         };
-        let path = self.lake.path.clone();
         Ok(Settings {
             queries: self.queries,
             pipeline,
-            lake: self.lake.into_sink_config(path),
+            lake: self.lake.into_settings(),
             state_dir: self.state_dir,
             spotify,
             simulator: self.simulator,
@@ -125,8 +105,8 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         let settings = FileConfig::default().validate().unwrap();
-        assert_eq!(settings.lake.max_file_age, Duration::from_secs(60));
-        assert_eq!(settings.lake, ParquetSinkConfig::at(PathBuf::from("lake")));
+        assert_eq!(settings.lake.max_file_age, std::time::Duration::from_secs(60));
+        assert_eq!(settings.lake, LakeSettings::at(PathBuf::from("lake")));
     }
 
     #[test]

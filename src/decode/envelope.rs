@@ -59,7 +59,7 @@ pub fn probe(line: &[u8], default_kind: Option<Kind>) -> Result<Probe, ProbeErro
 fn envelope_kind(kind: &str) -> Result<Probe, ProbeError> {
     kind.parse()
         .map(|kind| Probe { kind, form: Form::Envelope })
-        .map_err(|e: super::kind::UnknownKind| ProbeError::UnknownEnvelopeKind(e.to_string()))
+        .map_err(|e: crate::page::UnknownKind| ProbeError::UnknownEnvelopeKind(e.to_string()))
 }
 
 /// Reads `{"<key>":"<value>"` at the start of `line`, when the value has no escapes.

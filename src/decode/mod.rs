@@ -7,7 +7,6 @@
 mod direct;
 mod envelope;
 mod json;
-mod kind;
 mod read_schema;
 mod scan;
 pub mod schema;
@@ -15,8 +14,8 @@ mod skip;
 #[cfg(test)]
 mod tests;
 
+pub use crate::page::{Kind, UnknownKind};
 pub use envelope::{Form, Probe, ProbeError, probe};
-pub use kind::{Kind, UnknownKind};
 pub use read_schema::{NestedFields, ReadSchemas};
 
 use std::collections::BTreeMap;
@@ -28,7 +27,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use crate::source::{LineRef, PageBatch};
+use crate::page::{LineRef, PageBatch};
 
 /// One line that could not be used, and why.
 #[derive(Debug, Clone)]

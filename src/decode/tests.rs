@@ -7,7 +7,7 @@ use arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, StructArray
 use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 
 use super::*;
-use crate::source::{PageBatch, SourceFile};
+use crate::page::{PageBatch, SourceFile};
 
 const SAMPLE: &str = include_str!("../../samples/spotify_pages.ndjson");
 

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::{ConfigError, Settings};
 use crate::source::simulator::Simulator;
-use crate::source::spotify::{Endpoints, LiveConfig, jobs::plan_table};
+use crate::source::spotify::{self, Endpoints, LiveConfig, jobs::plan_table};
 use crate::source::{SourceConfig, SourceError};
 use crate::telemetry::RunSummary;
 
@@ -51,15 +51,9 @@ pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToke
         }
     };
     let live = LiveConfig {
-        endpoints,
-        client_id,
-        client_secret,
-        policy: spotify.policy,
-        requests_per_second: spotify.requests_per_second,
-        daily_budget: spotify.daily_budget,
-        state_dir: settings.state_dir.clone(),
         jobs: settings.jobs.clone(),
         auto_login: simulator.is_some(),
+        ..live_config(settings, endpoints, client_id, client_secret)
     };
     tracing::info!(jobs = live.jobs.len(), api = %live.endpoints.api, "starting live pulls");
     let result = super::run(settings, SourceConfig::Spotify(Box::new(live)), cancel).await;
@@ -67,4 +61,33 @@ pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToke
         sim.stop().await;
     }
     result
+}
+
+/// `tunestream auth login`: authorizes a user of the configured API (Spotify's unless
+/// `spotify.api_url` is set) and stores the tokens in the state directory.
+pub async fn login(settings: &Settings, user: Option<&str>, port: Option<u16>) -> Result<String, Error> {
+    let spotify = &settings.spotify;
+    let Some(client_id) = spotify.client_id.clone() else {
+        let message = "set SPOTIFY_CLIENT_ID (or spotify.client_id) to log in".to_owned();
+        return Err(ConfigError::Invalid(vec![message]).into());
+    };
+    let endpoints = spotify.endpoints.clone().unwrap_or_else(Endpoints::spotify);
+    let config = live_config(settings, endpoints, client_id, spotify.client_secret.clone());
+    Ok(spotify::login_interactive(&config, user, port.unwrap_or(spotify.redirect_port)).await?)
+}
+
+/// The live source's settings for `endpoints`, with no jobs.
+fn live_config(settings: &Settings, endpoints: Endpoints, client_id: String, secret: Option<String>) -> LiveConfig {
+    let spotify = &settings.spotify;
+    LiveConfig {
+        endpoints,
+        client_id,
+        client_secret: secret,
+        policy: spotify.policy,
+        requests_per_second: spotify.requests_per_second,
+        daily_budget: spotify.daily_budget,
+        state_dir: settings.state_dir.clone(),
+        jobs: Vec::new(),
+        auto_login: false,
+    }
 }

@@ -1,27 +1,92 @@
 //! Sinks: where transformed micro-batches land.
 //!
-//! Every sink is a variant of [`SinkConfig`]; the pipeline builds the one configured with a
-//! `match`. S3, Kinesis Data Firehose and Kinesis Data Streams join as further variants.
+//! Every sink receives each micro-batch's output tables in order, then barriers. At a barrier
+//! it makes everything received so far durable on its side and answers with [`Prepared`]:
+//! the objects it staged for the pipeline to commit. The set of sinks is closed ([`Sink`]);
+//! the pipeline starts each with a `match`.
 
-pub mod checkpoint;
-mod commit;
-pub mod parquet;
-pub mod raw;
-pub mod rejects;
+pub mod lake;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-/// The closed set of sinks.
+use crate::decode::Reject;
+use crate::store::{Pending, StoreError};
+use crate::transform::TableOutput;
+
+/// One micro-batch as every sink sees it.
+#[derive(Debug, Default)]
+pub struct SinkBatch {
+    /// Order in the run.
+    pub seq: u64,
+    /// Lineage id, derived from the batch's content.
+    pub id: Arc<str>,
+    pub outputs: Vec<TableOutput>,
+    pub rejects: Vec<Reject>,
+    /// Raw lines with their fetch time, for the landing zone (live sources only).
+    pub raw: Vec<(i64, Vec<u8>)>,
+    /// The latest fetch time in the batch, or the live source's clock: the event clock.
+    pub clock_micros: Option<i64>,
+}
+
+/// What a sink receives, in order.
+#[derive(Debug, Clone)]
+pub enum SinkInput {
+    Batch(Arc<SinkBatch>),
+    /// Make every batch up to `seq` durable; `seal` closes open files too.
+    Barrier {
+        seq: u64,
+        seal: bool,
+    },
+}
+
+/// A sink's answer to a barrier.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub seq: u64,
+    /// Staged objects to commit with this barrier.
+    pub objects: Vec<Pending>,
+}
+
+/// The settings of every kind of sink, a closed set: the pipeline builds one sink from each
+/// with a `match`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkConfig {
-    /// Micro-batched Parquet files in a Hive-partitioned local directory.
-    Parquet(parquet::ParquetSinkConfig),
+    Lake(lake::LakeSettings),
+}
+
+/// The closed set of running sinks.
+pub enum Sink {
+    /// Tables, raw zone and rejects in a Parquet lake (always present).
+    Lake(lake::LakeSink),
+}
+
+impl Sink {
+    /// The name errors and the summary use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sink::Lake(_) => "lake",
+        }
+    }
+
+    /// Handles one input; a barrier returns what the sink prepared.
+    pub fn handle(&mut self, input: SinkInput) -> Result<Option<Prepared>, SinkError> {
+        match (self, input) {
+            (Sink::Lake(lake), SinkInput::Batch(batch)) => lake.write(&batch).map(|()| None),
+            (Sink::Lake(lake), SinkInput::Barrier { seq, seal }) => {
+                lake.prepare(seal).map(|objects| Some(Prepared { seq, objects }))
+            }
+        }
+    }
 }
 
 /// A sink failed. Who must act is in each variant's text.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    /// The file system refused a write: the user must fix space or permissions.
+    /// The store refused a write: the user must fix space or permissions.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A local file could not be written: the user must fix space or permissions.
     #[error("cannot write {path}")]
     Io {
         path: PathBuf,
@@ -35,10 +100,10 @@ pub enum SinkError {
         #[source]
         source: ::parquet::errors::ParquetError,
     },
-    /// The checkpoint manifest in the state directory is unusable: the user must fix or remove it.
-    #[error("checkpoint manifest {path}: {message}")]
-    Checkpoint { path: PathBuf, message: String },
     /// A query's output does not fit the sink: the user must fix the SQL.
     #[error("{0}")]
     Schema(String),
+    /// tunestream broke its own rules: a bug.
+    #[error("{0} (a bug in tunestream)")]
+    Bug(String),
 }

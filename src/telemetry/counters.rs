@@ -80,3 +80,18 @@ impl SourceCounters {
         self.problems.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
+
+/// What the pipeline's commits did over a run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Objects created by this run.
+    pub files_committed: u64,
+    /// Objects whose key already existed, from an earlier run over the same input; kept as they were.
+    pub files_already_present: u64,
+    pub bytes_committed: u64,
+    /// Checkpoints that saved a live source's state with the objects it covers.
+    pub checkpoints: u64,
+    /// The run stopped between commit points (interrupted, or a failure): rows after the last
+    /// commit are not in the lake, and the next run reads them again.
+    pub stopped_mid_stream: bool,
+}

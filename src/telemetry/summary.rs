@@ -5,8 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Counters, SourceCounters};
-use crate::sink::parquet::LakeStats;
+use super::{CommitStats, Counters, SourceCounters};
 
 /// What a run did, printed when it ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +18,9 @@ pub struct RunSummary {
     /// Where rejected lines were written, when there were any.
     pub rejected_dir: Option<PathBuf>,
     pub rows_by_table: BTreeMap<String, u64>,
-    pub lake: LakeStats,
-    pub lake_root: PathBuf,
+    pub lake: CommitStats,
+    /// The lake's root, as the store names it.
+    pub lake_root: String,
     /// What a live source did, for `run`.
     pub source: Option<SourceSummary>,
 }
@@ -83,7 +83,14 @@ impl fmt::Display for SourceSummary {
 }
 
 impl RunSummary {
-    pub fn new(counters: &Counters, lake: LakeStats, lake_root: PathBuf, elapsed: Duration) -> Self {
+    /// `rejected_dir` is where rejected lines go, named only when there were some.
+    pub fn new(
+        counters: &Counters,
+        lake: CommitStats,
+        lake_root: String,
+        rejected_dir: PathBuf,
+        elapsed: Duration,
+    ) -> Self {
         let rejected_lines = Counters::get(&counters.rejected_lines);
         Self {
             elapsed,
@@ -91,7 +98,7 @@ impl RunSummary {
             pages: Counters::get(&counters.pages),
             input_bytes: Counters::get(&counters.input_bytes),
             rejected_lines,
-            rejected_dir: (rejected_lines > 0).then(|| lake_root.join(crate::sink::rejects::REJECTED_DIR)),
+            rejected_dir: (rejected_lines > 0).then_some(rejected_dir),
             rows_by_table: counters.rows_by_table(),
             lake,
             lake_root,
@@ -124,13 +131,16 @@ impl fmt::Display for RunSummary {
         for (table, rows) in &self.rows_by_table {
             writeln!(f, "    {table:<20} {rows}")?;
         }
+        if self.lake.stopped_mid_stream {
+            writeln!(f, "  stopped early    rows after the last commit are not in the lake; run again to finish them")?;
+        }
         write!(
             f,
             "  lake             {} files committed ({:.1} MB), {} already present, in {}",
             self.lake.files_committed,
             self.lake.bytes_committed as f64 / 1e6,
             self.lake.files_already_present,
-            self.lake_root.display()
+            self.lake_root
         )
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::decode::Kind;
+use crate::page::Kind;
 
 /// What to replay and how to read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +10,7 @@ pub struct ReplayConfig {
     /// Files and directories of raw pages; directories are read recursively in name order.
     pub paths: Vec<PathBuf>,
     /// The kind of bare responses, when their `href` does not tell it.
-    pub kind: Option<crate::decode::Kind>,
+    pub kind: Option<Kind>,
 }
 
 impl ReplayConfig {

@@ -16,7 +16,8 @@ use std::time::UNIX_EPOCH;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{BatchLimits, BufferPool, LineRef, PageBatch, SourceError, SourceFile};
+use super::SourceError;
+use crate::page::{BatchLimits, BufferPool, CommitPoint, LineRef, PageBatch, SourceFile};
 
 const PAGE_FILE_ENDINGS: [&str; 6] = [".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -68,20 +69,29 @@ fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> 
     Ok(())
 }
 
-/// Reads `files` in order and sends micro-batches of at most `limits` to `tx`.
+/// Reads `files` in order and sends micro-batches of at most `limits` to `tx`; the last one
+/// carries [`CommitPoint::EndOfInput`].
 ///
 /// Returns when all files are read, the receiver is gone, or `cancel` fires. Blocking: run it on
 /// a blocking thread.
 pub fn read_files(
     files: &[PathBuf],
-    kind: Option<crate::decode::Kind>,
+    kind: Option<crate::page::Kind>,
     limits: BatchLimits,
     tx: &mpsc::Sender<PageBatch>,
     cancel: &CancellationToken,
 ) -> Result<(), SourceError> {
     let pool = BufferPool::new(FREE_BUFFERS);
-    let mut batcher =
-        Batcher { limits, chunk: READ_CHUNK_BYTES, seq: 0, batch: PageBatch::default(), pool, tx, cancel };
+    let mut batcher = Batcher {
+        limits,
+        chunk: READ_CHUNK_BYTES,
+        seq: 0,
+        batch: PageBatch::default(),
+        pool,
+        tx,
+        cancel,
+        unverified: false,
+    };
     batcher.batch.buf = batcher.pool.take(batcher.capacity());
     for path in files {
         let io_err = |source| SourceError::Input { path: path.clone(), source };
@@ -93,12 +103,24 @@ pub fn read_files(
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_micros() as i64);
         let source = Arc::new(SourceFile { path: path.clone(), modified_micros, kind });
-        let reader = open_maybe_gzip(file).map_err(io_err)?;
+        let (reader, gzip) = open_maybe_gzip(file).map_err(io_err)?;
+        // A damaged gzip file can decode to wrong bytes before its checksum fails at the end:
+        // until then, nothing read from it may be committed.
+        batcher.unverified = gzip;
         if batcher.read_file(reader, &source).map_err(io_err)? == Flow::Stop {
             return Ok(());
         }
+        if gzip {
+            batcher.unverified = false;
+            if batcher.cut(batcher.batch.buf.len()) == Flow::Stop {
+                return Ok(());
+            }
+        }
     }
-    if !batcher.batch.lines.is_empty() && !cancel.is_cancelled() {
+    if !cancel.is_cancelled() {
+        // The last batch, empty if the input ended at a cut, marks the end of the input: only
+        // there may the files a complete run ends with be sealed.
+        batcher.batch.commit_point = Some(CommitPoint::EndOfInput);
         // A closed receiver means the pipeline is already shutting down; nothing to report.
         let _ = tx.blocking_send(batcher.batch);
     }
@@ -121,6 +143,8 @@ struct Batcher<'a> {
     pool: BufferPool,
     tx: &'a mpsc::Sender<PageBatch>,
     cancel: &'a CancellationToken,
+    /// The file being read is a gzip file not yet read to its checksum.
+    unverified: bool,
 }
 
 impl Batcher<'_> {
@@ -171,23 +195,27 @@ impl Batcher<'_> {
         let mut next = PageBatch { seq: self.seq, buf: self.pool.take(self.capacity()), ..PageBatch::default() };
         next.buf.extend_from_slice(&self.batch.buf[end..]);
         self.batch.buf.truncate(end);
-        let full = std::mem::replace(&mut self.batch, next);
+        let mut full = std::mem::replace(&mut self.batch, next);
+        full.commit_point = (!self.unverified).then_some(CommitPoint::Verified);
         if self.cancel.is_cancelled() || self.tx.blocking_send(full).is_err() { Flow::Stop } else { Flow::Continue }
     }
 }
 
-fn open_maybe_gzip(file: File) -> std::io::Result<Box<dyn Read + Send>> {
+/// The file's lines, decompressed if it is gzip, and whether it is.
+fn open_maybe_gzip(file: File) -> std::io::Result<(Box<dyn Read + Send>, bool)> {
     // Plain files: reads of a whole chunk bypass this buffer once the peeked bytes are used.
     let mut reader = BufReader::with_capacity(PEEK_BUFFER_BYTES, file);
     let is_gzip = reader.fill_buf()?.starts_with(&GZIP_MAGIC);
-    Ok(if is_gzip { Box::new(flate2::bufread::MultiGzDecoder::new(reader)) } else { Box::new(reader) })
+    Ok(if is_gzip { (Box::new(flate2::bufread::MultiGzDecoder::new(reader)), true) } else { (Box::new(reader), false) })
 }
 
 /// Reads a whole page file into memory, decompressing gzip: for tools and tests.
 pub fn read_to_vec(path: &Path) -> Result<Vec<u8>, SourceError> {
     let io_err = |source| SourceError::Input { path: path.to_owned(), source };
     let mut out = Vec::new();
-    open_maybe_gzip(File::open(path).map_err(io_err)?).and_then(|mut r| r.read_to_end(&mut out)).map_err(io_err)?;
+    open_maybe_gzip(File::open(path).map_err(io_err)?)
+        .and_then(|(mut r, _)| r.read_to_end(&mut out))
+        .map_err(io_err)?;
     Ok(out)
 }
 
@@ -196,11 +224,53 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// The batches read from `files` but for empty ones, which only mark commit points; only
+    /// the last batch marks the end of the input.
     fn read_all(files: &[PathBuf], limits: BatchLimits) -> Vec<PageBatch> {
         let (tx, mut rx) = mpsc::channel(100);
         read_files(files, None, limits, &tx, &CancellationToken::new()).unwrap();
         drop(tx);
-        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+        let mut batches: Vec<PageBatch> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        let ends: Vec<bool> = batches.iter().map(|b| b.commit_point == Some(CommitPoint::EndOfInput)).collect();
+        assert_eq!(ends.iter().filter(|e| **e).count(), 1, "one end of input");
+        assert_eq!(ends.last(), Some(&true), "the end of input comes last");
+        batches.retain(|b| !b.lines.is_empty());
+        batches
+    }
+
+    #[test]
+    fn nothing_read_from_a_gzip_file_is_verified_before_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.ndjson");
+        std::fs::write(&plain, "{\"a\":1}\n{\"a\":2}\n").unwrap();
+        let gz = dir.path().join("b.ndjson.gz");
+        let mut enc = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all("{\"b\":1}\n".repeat(5).as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let (tx, mut rx) = mpsc::channel(100);
+        let limits = BatchLimits { max_pages: 2, max_bytes: 1 << 20 };
+        read_files(&[plain, gz], None, limits, &tx, &CancellationToken::new()).unwrap();
+        drop(tx);
+        let marks: Vec<(usize, Option<CommitPoint>)> =
+            std::iter::from_fn(|| rx.try_recv().ok()).map(|b| (b.lines.len(), b.commit_point)).collect();
+        let verified = Some(CommitPoint::Verified);
+        let expected =
+            vec![(2, verified.clone()), (2, None), (2, None), (1, verified), (0, Some(CommitPoint::EndOfInput))];
+        assert_eq!(marks, expected);
+    }
+
+    #[test]
+    fn a_cancelled_read_never_marks_the_end_of_its_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.ndjson");
+        std::fs::write(&file, "{\"a\":1}\n".repeat(10)).unwrap();
+        let (tx, mut rx) = mpsc::channel(100);
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        read_files(&[file], None, BatchLimits { max_pages: 3, max_bytes: 1 << 20 }, &tx, &cancel).unwrap();
+        drop(tx);
+        let batches: Vec<PageBatch> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert!(batches.iter().all(|b| b.commit_point.is_none()), "{} batches", batches.len());
     }
 
     #[test]
@@ -255,7 +325,9 @@ mod tests {
         let reader = std::thread::spawn(move || read_files(&[file], None, limits, &tx, &CancellationToken::new()));
         let mut reused = Vec::new();
         while let Some(batch) = rx.blocking_recv() {
-            reused.push(lines_of(&batch));
+            if !batch.lines.is_empty() {
+                reused.push(lines_of(&batch));
+            }
         }
         reader.join().unwrap().unwrap();
         assert!(kept.len() > 10);
@@ -272,9 +344,17 @@ mod tests {
             let (tx, mut rx) = mpsc::channel(100);
             let cancel = CancellationToken::new();
             let pool = BufferPool::new(FREE_BUFFERS);
-            let mut batcher =
-                Batcher { limits, chunk, seq: 0, batch: PageBatch::default(), pool, tx: &tx, cancel: &cancel };
-            let reader = open_maybe_gzip(File::open(&file).unwrap()).unwrap();
+            let mut batcher = Batcher {
+                limits,
+                chunk,
+                seq: 0,
+                batch: PageBatch::default(),
+                pool,
+                tx: &tx,
+                cancel: &cancel,
+                unverified: false,
+            };
+            let (reader, _) = open_maybe_gzip(File::open(&file).unwrap()).unwrap();
             assert_eq!(batcher.read_file(reader, &source).unwrap(), Flow::Continue);
             let mut batches: Vec<PageBatch> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
             batches.push(batcher.batch);

@@ -21,7 +21,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::source::{BatchLimits, PageBatch, SourceError};
+use crate::page::{BatchLimits, PageBatch};
+use crate::source::SourceError;
 use crate::telemetry::SourceCounters;
 pub use client::{Endpoints, RetryPolicy};
 pub use jobs::JobConfig;
@@ -95,32 +96,11 @@ pub async fn run_source(
     Ok(())
 }
 
-/// `tunestream auth login`: prints the authorize URL, waits for the loopback redirect and stores
-/// the tokens. Returns the user id.
-pub async fn login_interactive(
-    settings: &crate::config::Settings,
-    user: Option<&str>,
-    port: Option<u16>,
-) -> Result<String, SourceError> {
-    let spotify = &settings.spotify;
-    let endpoints = spotify.endpoints.clone().unwrap_or_else(Endpoints::spotify);
-    let client_id = spotify
-        .client_id
-        .clone()
-        .ok_or_else(|| SourceError::Client("set SPOTIFY_CLIENT_ID (or spotify.client_id) to log in".into()))?;
-    let config = LiveConfig {
-        endpoints,
-        client_id,
-        client_secret: spotify.client_secret.clone(),
-        policy: spotify.policy,
-        requests_per_second: spotify.requests_per_second,
-        daily_budget: spotify.daily_budget,
-        state_dir: settings.state_dir.clone(),
-        jobs: Vec::new(),
-        auto_login: false,
-    };
-    let client = connect(&config, Arc::default(), CancellationToken::new())?;
-    let redirect = login::Redirect::bind(port.unwrap_or(spotify.redirect_port)).await?;
+/// `tunestream auth login`: prints the authorize URL, waits for the loopback redirect on `port`
+/// and stores the tokens in the state directory of `config`. Returns the user id.
+pub async fn login_interactive(config: &LiveConfig, user: Option<&str>, port: u16) -> Result<String, SourceError> {
+    let client = connect(config, Arc::default(), CancellationToken::new())?;
+    let redirect = login::Redirect::bind(port).await?;
     println!("Register {} as a redirect URI of your Spotify app, then open:", redirect.uri());
     let user = login::login(&client, redirect, user, |url| async move {
         println!("\n  {url}\n\nWaiting for the redirect...");

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::client::{Auth, Client, Fetched, PullError};
 use super::jobs::JobConfig;
-use crate::decode::Kind;
+use crate::page::Kind;
 
 /// Source state that must advance together with the lake: saved in the sink's checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

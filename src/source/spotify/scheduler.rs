@@ -1,5 +1,5 @@
 //! The scheduler: runs each job at its interval, turns its pages into micro-batches, and
-//! attaches the source state each batch completes, so the sink can checkpoint it with the data.
+//! marks the source state each pull completes as a commit point, so it commits with the data.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::client::{Client, PullError};
 use super::jobs::JobConfig;
 use super::pulls::{Page, PullState, pull};
-use crate::source::{BatchLimits, Checkpoint, LineRef, PageBatch, SourceFile};
+use crate::page::{BatchLimits, Checkpoint, CommitPoint, LineRef, PageBatch, SourceFile};
 use crate::telemetry::SourceCounters;
 
 /// How often an idle source still sends an (empty) batch, so the sink's clock moves on and
@@ -67,19 +67,19 @@ impl Scheduler {
                     _ = tokio::time::sleep_until(wake) => {}
                     _ = cancel.cancelled() => break,
                 }
-                if self.send(&tx, Vec::new(), "idle", false).await.is_err() {
+                if self.send(&tx, Vec::new(), "idle").await.is_err() {
                     return;
                 }
                 continue;
             };
             let pages = self.run_job(i).await;
             let label = self.jobs[i].label.clone();
-            if self.send(&tx, pages, &label, true).await.is_err() {
+            if self.send(&tx, pages, &label).await.is_err() {
                 return;
             }
         }
         // A last checkpoint-only batch, so the sink commits the state of everything sent.
-        let _ = self.send(&tx, Vec::new(), "shutdown", true).await;
+        let _ = self.send(&tx, Vec::new(), "shutdown").await;
     }
 
     async fn run_job(&mut self, i: usize) -> Vec<Page> {
@@ -136,15 +136,10 @@ impl Scheduler {
         pages
     }
 
-    /// Sends `pages` as one or more micro-batches; the last carries the clock and, when
-    /// `checkpoint`, the state they complete.
-    async fn send(
-        &mut self,
-        tx: &mpsc::Sender<PageBatch>,
-        pages: Vec<Page>,
-        label: &str,
-        checkpoint: bool,
-    ) -> Result<(), ()> {
+    /// Sends `pages` as one or more micro-batches; only the last carries the clock and the
+    /// state they complete, as its commit point, so no part of a pull commits without the rest.
+    /// Between pulls the state is whole, so an idle heartbeat carries it too.
+    async fn send(&mut self, tx: &mpsc::Sender<PageBatch>, pages: Vec<Page>, label: &str) -> Result<(), ()> {
         let mut batch = self.new_batch();
         for page in pages {
             let source = Arc::new(SourceFile {
@@ -167,11 +162,12 @@ impl Scheduler {
             }
         }
         batch.clock_micros = Some(chrono::Utc::now().timestamp_micros());
-        if checkpoint {
-            match serde_json::to_vec_pretty(&self.state) {
-                Ok(contents) => batch.checkpoint = Some(Checkpoint { path: self.checkpoint_path.clone(), contents }),
-                Err(e) => tracing::error!("cannot serialise the pull state (a bug in tunestream): {e}"),
+        match serde_json::to_vec_pretty(&self.state) {
+            Ok(contents) => {
+                let checkpoint = Checkpoint { path: self.checkpoint_path.clone(), contents };
+                batch.commit_point = Some(CommitPoint::State(checkpoint));
             }
+            Err(e) => tracing::error!("cannot serialise the pull state (a bug in tunestream): {e}"),
         }
         tx.send(batch).await.map_err(drop)
     }

@@ -1,4 +1,4 @@
-//! Rolling, naming and schema checks of the lake writer.
+//! Rolling, naming and schema checks of the lake sink.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,6 +8,9 @@ use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArr
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::*;
+use crate::store::{Committed, LocalStore};
+use crate::telemetry::CommitStats;
+use crate::transform::TableOutput;
 
 const T0: i64 = 1_790_000_000_000_000;
 
@@ -32,10 +35,54 @@ fn batch(rows: std::ops::Range<i64>, at_micros: i64) -> RecordBatch {
     .unwrap()
 }
 
-fn writer(dir: &Path, tune: impl FnOnce(&mut ParquetSinkConfig)) -> LakeWriter {
-    let mut config = ParquetSinkConfig::at(dir.to_owned());
-    tune(&mut config);
-    LakeWriter::new(config, vec![TableSpec { table: "t".into(), fingerprint: 1, schema: schema() }]).unwrap()
+/// A lake sink whose staged objects are committed at once, as a replay's barriers do.
+struct TestLake {
+    sink: LakeSink,
+    store: Arc<Store>,
+    stats: CommitStats,
+}
+
+impl TestLake {
+    fn write(&mut self, table: &str, batch_id: &str, part: &RecordBatch) -> Result<(), SinkError> {
+        let output = TableOutput { table: table.into(), batches: vec![part.clone()] };
+        let batch = SinkBatch { id: batch_id.into(), outputs: vec![output], ..SinkBatch::default() };
+        self.sink.write(&batch)?;
+        self.commit(false)
+    }
+
+    /// Advances the lake's clock to `now_micros` and commits the files that aged.
+    fn roll_aged(&mut self, now_micros: i64) -> Result<(), SinkError> {
+        self.sink.write(&SinkBatch { clock_micros: Some(now_micros), ..SinkBatch::default() })?;
+        self.commit(false)
+    }
+
+    fn finish(&mut self) -> Result<CommitStats, SinkError> {
+        self.commit(true)?;
+        Ok(self.stats.clone())
+    }
+
+    fn commit(&mut self, seal: bool) -> Result<(), SinkError> {
+        for pending in self.sink.prepare(seal)? {
+            match self.store.commit(&pending)? {
+                Committed::Created => self.stats.files_committed += 1,
+                Committed::AlreadyPresent => self.stats.files_already_present += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> &CommitStats {
+        &self.stats
+    }
+}
+
+fn writer(dir: &Path, tune: impl FnOnce(&mut LakeSettings)) -> TestLake {
+    let mut settings = LakeSettings::at(dir.to_owned());
+    tune(&mut settings);
+    let store = Arc::new(Store::Local(LocalStore::open(dir.to_owned()).unwrap()));
+    let specs = vec![TableSpec { table: "t".into(), fingerprint: 1, schema: schema() }];
+    let sink = LakeSink::new(settings, store.clone(), specs).unwrap();
+    TestLake { sink, store, stats: CommitStats::default() }
 }
 
 fn committed(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -43,6 +90,10 @@ fn committed(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(hour).map_or(Vec::new(), |d| d.map(|e| e.unwrap().path()).collect());
     files.sort();
     files
+}
+
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with(".inflight-")
 }
 
 #[test]
@@ -70,12 +121,45 @@ fn files_roll_by_bytes_and_rows() {
     }
     let stats = lake.finish().unwrap();
     assert!(stats.files_committed > 1, "{stats:?}");
-    assert_eq!(stats.rows_by_table["t"], 2000);
 
     let dir = tempfile::tempdir().unwrap();
     let mut lake = writer(dir.path(), |c| c.max_file_rows = 30);
-    lake.write("t", "b", &batch(0..100, T0)).unwrap();
-    assert_eq!(lake.finish().unwrap().files_committed, 4, "30 + 30 + 30 + 10 rows");
+    for (i, rows) in [(0, 0..20), (1, 20..40), (2, 40..100), (3, 100..110)] {
+        lake.write("t", &format!("b{i}"), &batch(rows, T0)).unwrap();
+    }
+    assert_eq!(lake.finish().unwrap().files_committed, 3, "20 + 20, then 60, then 10 rows");
+}
+
+#[test]
+fn a_micro_batchs_rows_are_never_split_so_another_row_order_names_the_same_files_with_the_same_rows() {
+    let rows_by_file = |order: &[i64]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = writer(dir.path(), |c| c.max_file_rows = 30);
+        let n = Int64Array::from(order.to_vec());
+        let texts = StringArray::from_iter_values(order.iter().map(|i| format!("row {i}")));
+        let times = TimestampNanosecondArray::from(vec![T0 * 1000; order.len()]).with_timezone("UTC");
+        let part = RecordBatch::try_new(schema(), vec![Arc::new(n), Arc::new(texts), Arc::new(times)]).unwrap();
+        lake.write("t", "b0", &batch(0..25, T0)).unwrap();
+        lake.write("t", "b1", &part).unwrap();
+        lake.finish().unwrap();
+        committed(dir.path())
+            .iter()
+            .map(|path| {
+                let file = std::fs::File::open(path).unwrap();
+                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+                let mut rows: Vec<i64> = reader
+                    .build()
+                    .unwrap()
+                    .flat_map(|b| b.unwrap().column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
+                    .collect();
+                rows.sort();
+                (path.file_name().unwrap().to_owned(), rows)
+            })
+            .collect::<Vec<_>>()
+    };
+    let forward: Vec<i64> = (100..120).collect();
+    let backward: Vec<i64> = forward.iter().rev().copied().collect();
+    assert_eq!(rows_by_file(&forward), rows_by_file(&backward));
 }
 
 #[test]

@@ -1,7 +1,5 @@
 //! Where lake files go: Hive-style hour partitions and deterministic, never-reused file names.
 
-use std::path::{Path, PathBuf};
-
 use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::TimestampMicrosecondType;
@@ -12,16 +10,16 @@ use chrono::{DateTime, Utc};
 /// The column every output row is partitioned by.
 pub const INGESTED_AT: &str = "_ingested_at";
 
-const MICROS_PER_HOUR: i64 = 3_600_000_000;
+pub const MICROS_PER_HOUR: i64 = 3_600_000_000;
 
 /// An hour partition, as hours since the epoch; `None` for rows without an ingest time.
 pub type HourPartition = Option<i64>;
 
 /// `dt=YYYY-MM-DD/hour=HH` for a partition.
-pub fn partition_dir(partition: HourPartition) -> PathBuf {
+pub fn partition_dir(partition: HourPartition) -> String {
     match partition.and_then(|h| DateTime::<Utc>::from_timestamp(h * 3600, 0)) {
-        Some(t) => PathBuf::from(format!("dt={}/hour={}", t.format("%Y-%m-%d"), t.format("%H"))),
-        None => PathBuf::from("dt=__HIVE_DEFAULT_PARTITION__/hour=__HIVE_DEFAULT_PARTITION__"),
+        Some(t) => format!("dt={}/hour={}", t.format("%Y-%m-%d"), t.format("%H")),
+        None => "dt=__HIVE_DEFAULT_PARTITION__/hour=__HIVE_DEFAULT_PARTITION__".to_owned(),
     }
 }
 
@@ -52,21 +50,6 @@ pub fn file_name(opened_at_micros: i64, digest: u64) -> String {
     format!("part-{}-{digest:016x}.parquet", opened.format("%Y%m%dT%H%M%SZ"))
 }
 
-/// A hidden, non-Parquet name in the same directory, so readers never pick up a partial file.
-pub fn temp_path(final_dir: &Path, id: u64) -> PathBuf {
-    temp_path_with(final_dir, id, "parquet")
-}
-
-/// A hidden temporary name for a file that will end in `extension`.
-pub fn temp_path_with(final_dir: &Path, id: u64, extension: &str) -> PathBuf {
-    final_dir.join(format!(".inflight-{id:016x}.{extension}.tmp"))
-}
-
-/// Whether `name` is a temporary file left by a run that stopped before committing it.
-pub fn is_temp_name(name: &str) -> bool {
-    name.starts_with(".inflight-") && name.ends_with(".tmp")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,8 +61,8 @@ mod tests {
     fn partitions_are_hive_style_hours() {
         // 2026-03-04T05:06:07Z
         let hour = 1_772_600_767 / 3600;
-        assert_eq!(partition_dir(Some(hour)), PathBuf::from("dt=2026-03-04/hour=05"));
-        assert!(partition_dir(None).to_string_lossy().contains("__HIVE_DEFAULT_PARTITION__"));
+        assert_eq!(partition_dir(Some(hour)), "dt=2026-03-04/hour=05");
+        assert!(partition_dir(None).contains("__HIVE_DEFAULT_PARTITION__"));
         assert_eq!(file_name(1_772_600_767_000_000, 0xab), "part-20260304T050607Z-00000000000000ab.parquet");
     }
 

@@ -1,0 +1,212 @@
+//! The one commit path: every object the sinks staged (table files, raw pages, rejects) and the
+//! live source's state become durable here, together.
+//!
+//! With a state directory, a commit first writes a manifest of every staged object and the new
+//! source state, then commits each object (create only if absent), writes the state and removes
+//! the manifest. A restart that finds a manifest completes it; any other staged object belongs
+//! to data whose state was never saved, and is removed. Without one (replay), objects are
+//! committed one by one: their names are deterministic, so a rerun recreates what is missing.
+//! `docs/exactly-once.md` walks through every state and what a restart does in it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fault::crash_point;
+use crate::page::Checkpoint;
+use crate::store::{Committed, Pending, Store, StoreError};
+use crate::telemetry::CommitStats;
+
+/// The manifest of a checkpoint in progress, in the state directory.
+pub const MANIFEST_FILE: &str = "pending-commit.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Manifest {
+    objects: Vec<Pending>,
+    state_path: Option<PathBuf>,
+    state: Option<String>,
+}
+
+/// A commit failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The manifest cannot be written or read: the user must fix or remove it.
+    #[error("checkpoint manifest {path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("cannot write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Commits what the sinks staged, with the source state that covers it.
+#[derive(Debug)]
+pub struct Committer {
+    store: Arc<Store>,
+    /// Set with a state directory: commits go through a manifest there.
+    manifest: Option<PathBuf>,
+    /// The state last written, so an unchanged state is not written again.
+    written: Option<Vec<u8>>,
+    stats: CommitStats,
+}
+
+impl Committer {
+    /// Completes a commit a crash interrupted (with `state_dir`), then removes the staged
+    /// objects no commit will ever list. Call only while holding the store's lock.
+    pub fn recover(store: Arc<Store>, state_dir: Option<&Path>) -> Result<Self, CommitError> {
+        let manifest = state_dir.map(|dir| dir.join(MANIFEST_FILE));
+        let mut committer = Self { store, manifest, written: None, stats: CommitStats::default() };
+        if let Some(path) = committer.manifest.clone() {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| CommitError::Manifest {
+                        path: path.clone(),
+                        message: format!("corrupt ({e}); remove it to drop that checkpoint"),
+                    })?;
+                    tracing::warn!(objects = manifest.objects.len(), "completing a checkpoint interrupted by a crash");
+                    committer.apply(&manifest, &path)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(CommitError::Io { path, source }),
+            }
+        }
+        let removed = committer.store.remove_strays()?;
+        if removed > 0 {
+            tracing::info!(removed, "removed staged objects of a stopped run; their pages are read again");
+        }
+        Ok(committer)
+    }
+
+    pub fn stats(&self) -> &CommitStats {
+        &self.stats
+    }
+
+    /// Commits `objects` and, when it changed, `state`: all of them or, after a crash, none
+    /// until the restart completes them.
+    pub fn commit(&mut self, objects: Vec<Pending>, state: Option<Checkpoint>) -> Result<(), CommitError> {
+        let state = state.filter(|c| self.written.as_ref() != Some(&c.contents));
+        if objects.is_empty() && state.is_none() {
+            return Ok(());
+        }
+        let Some(path) = self.manifest.clone() else {
+            crash_point("commit.publish");
+            return objects.iter().try_for_each(|pending| self.publish(pending));
+        };
+        let manifest = Manifest {
+            objects,
+            state_path: state.as_ref().map(|c| c.path.clone()),
+            state: state.as_ref().map(|c| String::from_utf8_lossy(&c.contents).into_owned()),
+        };
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| CommitError::Manifest {
+            path: path.clone(),
+            message: format!("cannot be written ({e}); lake and state paths must be UTF-8"),
+        })?;
+        crash_point("commit.before_manifest");
+        crate::fs::write_atomic(&path, &bytes, false).map_err(|(path, source)| CommitError::Io { path, source })?;
+        crash_point("commit.after_manifest");
+        self.apply(&manifest, &path)?;
+        if let Some(state) = state {
+            self.written = Some(state.contents);
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, manifest: &Manifest, manifest_path: &Path) -> Result<(), CommitError> {
+        for (i, pending) in manifest.objects.iter().enumerate() {
+            if i == 1 {
+                crash_point("commit.between_objects");
+            }
+            self.publish(pending)?;
+        }
+        crash_point("commit.before_state");
+        if let (Some(path), Some(state)) = (&manifest.state_path, &manifest.state) {
+            crate::fs::write_atomic(path, state.as_bytes(), false)
+                .map_err(|(path, source)| CommitError::Io { path, source })?;
+            self.stats.checkpoints += 1;
+        }
+        crash_point("commit.before_manifest_removal");
+        std::fs::remove_file(manifest_path).map_err(|source| CommitError::Io { path: manifest_path.to_owned(), source })
+    }
+
+    fn publish(&mut self, pending: &Pending) -> Result<(), CommitError> {
+        match self.store.commit(pending)? {
+            Committed::Created => {
+                self.stats.files_committed += 1;
+                self.stats.bytes_committed += pending.bytes;
+                tracing::debug!(key = %pending.key, bytes = pending.bytes, "committed");
+            }
+            Committed::AlreadyPresent => {
+                self.stats.files_already_present += 1;
+                tracing::debug!(key = %pending.key, "already present from an earlier run; kept it");
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops staged objects that will never be committed (the run stopped before their barrier).
+    pub fn discard(&self, objects: &[Pending]) {
+        objects.iter().for_each(|pending| self.store.discard(&pending.staged));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{LocalStore, Staged};
+    use std::io::Write;
+
+    fn stage(store: &Store, key: &str, bytes: &[u8]) -> Pending {
+        let mut upload = store.upload(key.rsplit_once('/').map_or("", |(dir, _)| dir), "txt").unwrap();
+        upload.write_all(bytes).unwrap();
+        let (staged, len) = store.finish(upload).unwrap();
+        Pending { staged, key: key.into(), bytes: len }
+    }
+
+    #[test]
+    fn an_interrupted_checkpoint_is_completed_and_strays_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let store = Arc::new(Store::Local(LocalStore::open(dir.path().join("lake")).unwrap()));
+        let listed = stage(&store, "t/part-1.parquet", b"rows");
+        let stray = stage(&store, "t/part-2.parquet", b"uncheckpointed");
+        let manifest = Manifest {
+            objects: vec![listed.clone()],
+            state_path: Some(state.join("checkpoint.json")),
+            state: Some("{\"cursor\":7}".into()),
+        };
+        std::fs::write(state.join(MANIFEST_FILE), serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+        let mut committer = Committer::recover(store.clone(), Some(&state)).unwrap();
+        assert_eq!(store.read("t/part-1.parquet").unwrap(), b"rows");
+        assert_eq!(std::fs::read_to_string(state.join("checkpoint.json")).unwrap(), "{\"cursor\":7}");
+        let Staged::Local { temp } = &stray.staged;
+        assert!(!temp.exists() && !state.join(MANIFEST_FILE).exists());
+        assert_eq!(store.list("").unwrap(), vec!["t/part-1.parquet".to_owned()]);
+        assert_eq!(committer.stats().files_committed, 1);
+
+        let checkpoint = Checkpoint { path: state.join("checkpoint.json"), contents: b"{\"cursor\":8}".to_vec() };
+        committer.commit(Vec::new(), Some(checkpoint)).unwrap();
+        assert_eq!(std::fs::read_to_string(state.join("checkpoint.json")).unwrap(), "{\"cursor\":8}");
+    }
+
+    #[test]
+    fn a_manifest_naming_a_vanished_object_stops_recovery_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let store = Arc::new(Store::Local(LocalStore::open(dir.path().join("lake")).unwrap()));
+        let listed = stage(&store, "t/part-1.parquet", b"rows");
+        store.discard(&listed.staged);
+        let manifest = Manifest { objects: vec![listed], ..Manifest::default() };
+        std::fs::write(state.join(MANIFEST_FILE), serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let err = Committer::recover(store, Some(&state)).unwrap_err().to_string();
+        assert!(err.contains("t/part-1.parquet"), "{err}");
+        assert!(state.join(MANIFEST_FILE).exists(), "the manifest stays for the user to look at");
+    }
+}

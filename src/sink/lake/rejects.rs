@@ -1,0 +1,51 @@
+//! Rejected lines: staged next to the lake as NDJSON, one file per micro-batch, with the error,
+//! the source file, the line number and the line itself, so they can be fixed and replayed.
+
+use std::io::Write;
+
+use crate::decode::Reject;
+use crate::sink::SinkError;
+use crate::store::{Pending, Store};
+
+/// The folder below the lake root that holds rejected lines.
+pub const REJECTED_DIR: &str = "_rejected";
+
+#[derive(serde::Serialize)]
+struct RejectRecord<'a> {
+    source: String,
+    line: u64,
+    kind: Option<&'static str>,
+    error: &'a str,
+    record: std::borrow::Cow<'a, str>,
+}
+
+/// Stages the rejects of one micro-batch as `_rejected/rejected-<batch id>.ndjson`.
+///
+/// Like lake files, the name derives from the input, and the file commits with the batch.
+pub fn stage_rejects(store: &Store, batch_id: &str, rejects: &[Reject]) -> Result<Option<Pending>, SinkError> {
+    if rejects.is_empty() {
+        return Ok(None);
+    }
+    let mut text = Vec::new();
+    for reject in rejects {
+        let record = RejectRecord {
+            source: reject.line.file.path.display().to_string(),
+            line: reject.line.line_no,
+            kind: reject.kind.map(|k| k.name()),
+            error: &reject.error,
+            record: String::from_utf8_lossy(&reject.record),
+        };
+        // Serialising plain strings and numbers into a Vec cannot fail.
+        if serde_json::to_writer(&mut text, &record).is_ok() {
+            text.push(b'\n');
+        }
+    }
+    let mut upload = store.upload(REJECTED_DIR, "ndjson")?;
+    if let Err(source) = upload.write_all(&text) {
+        let path = upload.describe();
+        upload.abort();
+        return Err(SinkError::Io { path, source });
+    }
+    let (staged, bytes) = store.finish(upload)?;
+    Ok(Some(Pending { staged, key: format!("{REJECTED_DIR}/rejected-{batch_id}.ndjson"), bytes }))
+}
