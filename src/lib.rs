@@ -6,6 +6,7 @@
 //! and micro-batches ([`page`]), object stores ([`store`]), file helpers ([`fs`]) and fault
 //! injection for tests ([`fault`]).
 
+mod blame;
 pub mod config;
 pub mod decode;
 pub mod fault;
@@ -19,38 +20,7 @@ pub mod store;
 pub mod telemetry;
 pub mod transform;
 
-/// Who has to act on an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blame {
-    /// The user: fix the input, the SQL, the config or the environment, then run again.
-    User,
-    /// An external service failed after retries: run again once it is back.
-    Service,
-    /// A bug in tunestream: please report it.
-    Bug,
-}
-
-impl Blame {
-    /// The exit status of a run that ended with an error of this class.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Blame::User => 2,
-            // EX_TEMPFAIL: try again later.
-            Blame::Service => 75,
-            // EX_SOFTWARE: an internal error.
-            Blame::Bug => 70,
-        }
-    }
-
-    /// What the person reading the error should do, in one line.
-    pub fn advice(self) -> &'static str {
-        match self {
-            Blame::User => "Fix the input, config or SQL named above and run again.",
-            Blame::Service => "An external service kept failing; run again once it is back. Nothing committed is lost.",
-            Blame::Bug => "This is a bug in tunestream; please report it with the message above.",
-        }
-    }
-}
+pub use blame::Blame;
 
 /// Any error a tunestream command can end with.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +56,7 @@ impl Error {
         use source::spotify::{client::PullError, login::LoginError};
         match self {
             Error::Source(SourceError::Login(LoginError::Pull(PullError::Transient { .. }))) => Blame::Service,
+            Error::Query(transform::QueryError::Internal { .. }) => Blame::Bug,
             Error::Config(_) | Error::Query(_) | Error::Source(_) | Error::Lock(_) | Error::Store(_) => Blame::User,
             Error::Commit(_) => Blame::User,
             Error::Sink(_, e) => match e {

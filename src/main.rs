@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tunestream::config::{self, Settings};
 use tunestream::decode::Kind;
+use tunestream::sink::SinkSection;
+use tunestream::sink::jsonl::parse_flag;
 use tunestream::source::SourceConfig;
 use tunestream::source::replay::ReplayConfig;
 use tunestream::{Blame, Error};
@@ -41,6 +43,10 @@ enum Command {
         /// Kind of bare responses whose href does not tell it.
         #[arg(long)]
         kind: Option<Kind>,
+        /// Also write the output tables as JSON lines to DIR (all tables, or the ones listed);
+        /// repeatable (config: a [[sinks]] entry of type "jsonl").
+        #[arg(long = "jsonl", value_name = "DIR[:TABLE,...]")]
+        jsonl: Vec<String>,
     },
     /// Plans every query against the raw schemas without reading data.
     Check {
@@ -66,6 +72,10 @@ enum Command {
         /// State directory for tokens, cursors and the budget (config: state_dir).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Also write the output tables as JSON lines to DIR (all tables, or the ones listed);
+        /// repeatable (config: a [[sinks]] entry of type "jsonl").
+        #[arg(long = "jsonl", value_name = "DIR[:TABLE,...]")]
+        jsonl: Vec<String>,
     },
     /// Prints each job's requests per day and the total against the daily budget.
     Plan,
@@ -141,8 +151,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
         _ => config::load(cli.config.as_deref(), std::env::vars())?,
     };
     match cli.command {
-        Command::Run { run_for, force, lake, queries, state_dir } => {
+        Command::Run { run_for, force, lake, queries, state_dir, jsonl } => {
             let mut file = file;
+            file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(parse_flag(flag))));
             file.lake.path = lake.unwrap_or(file.lake.path);
             file.queries = queries.or(file.queries);
             file.state_dir = state_dir.unwrap_or(file.state_dir);
@@ -188,8 +199,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("logged in as {user}; tokens stored in {}", settings.state_dir.join("tokens.json").display());
             Ok(())
         }
-        Command::Replay { paths, lake, queries, kind } => {
+        Command::Replay { paths, lake, queries, kind, jsonl } => {
             let mut file = file;
+            file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(parse_flag(flag))));
             if let Some(lake) = lake {
                 file.lake.path = lake;
             }

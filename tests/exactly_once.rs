@@ -55,6 +55,8 @@ fn replay(input: &Path, lake: &Path) -> Command {
         .arg(input)
         .arg("--lake")
         .arg(lake)
+        .arg("--jsonl")
+        .arg(format!("{}:playlist_tracks,artists", jsonl_dir(lake).display()))
         .arg("--queries")
         .arg(repo().join("queries"))
         .env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "3")
@@ -69,6 +71,11 @@ fn replay(input: &Path, lake: &Path) -> Command {
 fn succeeded(out: Output) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Where the replay of `lake` writes its JSON lines: a second sink under the same barrier.
+fn jsonl_dir(lake: &Path) -> PathBuf {
+    lake.with_extension("jsonl")
 }
 
 /// The lake of an uninterrupted replay of `input`, and how long that replay took.
@@ -90,6 +97,22 @@ fn assert_same_lake(lake: &Path, reference: &Path) {
         extra.is_empty() && missing.is_empty(),
         "files beyond an uninterrupted run's: {extra:?}; missing: {missing:?}"
     );
+    let (json, expected_json) = (jsonl_dir(lake), jsonl_dir(reference));
+    assert_eq!(visible_files(&json), visible_files(&expected_json), "the jsonl sink's files differ");
+    for table in ["playlist_tracks", "artists"] {
+        let sorted = |dir: &Path| {
+            let mut lines: Vec<String> = common::jsonl_records(dir, table).iter().map(|r| r.to_string()).collect();
+            lines.sort();
+            lines
+        };
+        let (found, expected) = (sorted(&json), sorted(&expected_json));
+        assert!(
+            found == expected,
+            "jsonl {table}: {} records, an uninterrupted run has {}",
+            found.len(),
+            expected.len()
+        );
+    }
     let (rows, expected) = (lake_rows(lake), lake_rows(reference));
     assert!(expected["playlist_tracks"].len() > 10_000, "the input is big enough to roll files");
     for (table, expected) in &expected {
@@ -142,6 +165,7 @@ fn a_replay_killed_at_random_points_and_run_again_holds_exactly_the_rows_of_an_u
         );
         assert_same_lake(&lake, &reference);
         std::fs::remove_dir_all(&lake).unwrap();
+        std::fs::remove_dir_all(jsonl_dir(&lake)).unwrap();
     }
 }
 

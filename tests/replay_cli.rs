@@ -142,7 +142,7 @@ fn replay_writes_a_partitioned_zstd_lake_rejects_bad_lines_and_reruns_add_nothin
         files.iter().map(|f| (f.clone(), std::fs::metadata(lake.join(f)).unwrap().len())).collect();
     let second = replay(&input, &lake, &env);
     let summary = String::from_utf8_lossy(&second.stdout).into_owned();
-    assert!(summary.contains("0 files committed"), "{summary}");
+    assert!(summary.contains("committed        0 files"), "{summary}");
     let after: Vec<(PathBuf, u64)> =
         files_below(&lake).iter().map(|f| (f.clone(), std::fs::metadata(lake.join(f)).unwrap().len())).collect();
     assert_eq!(before, after);

@@ -6,13 +6,13 @@
 //! validates the whole.
 
 mod env;
-mod live;
 mod validate;
 
+pub use crate::source::spotify::{SpotifySection, SpotifySettings};
 pub use env::{ENV_PREFIX, apply_env_overrides};
-pub use live::{SpotifySection, SpotifySettings};
 pub use validate::{ConfigError, PipelineSettings, Settings};
 
+pub use crate::sink::SinkSection;
 pub use crate::sink::lake::LakeSection;
 use crate::source::spotify::JobConfig;
 
@@ -43,6 +43,8 @@ pub struct FileConfig {
     pub simulator: crate::source::simulator::SimConfig,
     /// What `run` pulls, each job at its own interval.
     pub jobs: Vec<JobConfig>,
+    /// Sinks besides the lake, each a `[[sinks]]` table whose `type` picks the kind.
+    pub sinks: Vec<SinkSection>,
 }
 
 impl Default for FileConfig {
@@ -55,6 +57,7 @@ impl Default for FileConfig {
             spotify: SpotifySection::default(),
             simulator: Default::default(),
             jobs: Vec::new(),
+            sinks: Vec::new(),
         }
     }
 }
@@ -144,6 +147,28 @@ mod tests {
         std::fs::write(&path, "[lake]\nmax_rows = 5\n").unwrap();
         let err = load(Some(&path), []).unwrap_err().to_string();
         assert!(err.contains("max_rows") && err.contains("t.toml"), "{err}");
+    }
+
+    #[test]
+    fn sinks_are_a_list_whose_type_picks_the_kind_and_strangers_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "[[sinks]]\ntype = \"jsonl\"\npath = \"out\"\ntables = [\"plays\"]\n").unwrap();
+        let settings = load(Some(&path), []).unwrap().validate().unwrap();
+        let names: Vec<&str> = settings.all_sinks().iter().map(crate::sink::SinkConfig::name).collect();
+        assert_eq!(names, ["lake", "jsonl"]);
+        for (text, named) in [
+            ("[[sinks]]\ntype = \"kafka\"\npath = \"out\"\n", "kafka"),
+            ("[[sinks]]\ntype = \"jsonl\"\npath = \"out\"\nfolder = \"x\"\n", "folder"),
+            ("[[sinks]]\npath = \"out\"\n", "type"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = load(Some(&path), []).unwrap_err().to_string();
+            assert!(err.contains(named) && err.contains("t.toml"), "{named}: {err}");
+        }
+        std::fs::write(&path, "[[sinks]]\ntype = \"jsonl\"\npath = \"\"\ntables = []\n").unwrap();
+        let err = load(Some(&path), []).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains("sinks[0].path") && err.contains("sinks[0].tables"), "{err}");
     }
 
     #[test]

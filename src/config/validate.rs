@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::FileConfig;
-use crate::sink::SinkConfig;
 use crate::sink::lake::LakeSettings;
+use crate::sink::{SinkConfig, SinkSection};
 use crate::source::BatchLimits;
 use crate::source::simulator::SimConfig;
 use crate::source::spotify::JobConfig;
@@ -17,6 +17,8 @@ pub struct Settings {
     pub pipeline: PipelineSettings,
     /// The lake, always present: it holds the raw zone and rejects too.
     pub lake: LakeSettings,
+    /// The `[[sinks]]`, in order.
+    pub sinks: Vec<SinkConfig>,
     pub state_dir: PathBuf,
     pub spotify: super::SpotifySettings,
     pub simulator: SimConfig,
@@ -50,8 +52,8 @@ pub enum ConfigError {
 
 impl Settings {
     /// Every sink the pipeline starts, the lake first.
-    pub fn sinks(&self) -> Vec<SinkConfig> {
-        vec![SinkConfig::Lake(self.lake.clone())]
+    pub fn all_sinks(&self) -> Vec<SinkConfig> {
+        std::iter::once(SinkConfig::Lake(self.lake.clone())).chain(self.sinks.iter().cloned()).collect()
     }
 }
 
@@ -70,6 +72,9 @@ impl FileConfig {
         at_least("pipeline.channel_capacity", p.channel_capacity, 1);
         at_least("pipeline.workers", p.workers, 1);
         problems.extend(self.lake.problems());
+        for (i, sink) in self.sinks.iter().enumerate() {
+            problems.extend(sink.problems(&format!("sinks[{i}]")));
+        }
         if self.state_dir.as_os_str().is_empty() {
             problems.push("state_dir is empty".to_owned());
         }
@@ -77,7 +82,7 @@ impl FileConfig {
             problems.extend(job.problems(i));
         }
         let spotify = self.spotify.validate(&mut problems);
-        super::live::check_simulator(&self.simulator, &mut problems);
+        problems.extend(self.simulator.problems());
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
@@ -90,6 +95,7 @@ impl FileConfig {
             queries: self.queries,
             pipeline,
             lake: self.lake.into_settings(),
+            sinks: self.sinks.into_iter().map(SinkSection::into_settings).collect(),
             state_dir: self.state_dir,
             spotify,
             simulator: self.simulator,

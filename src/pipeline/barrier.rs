@@ -131,6 +131,9 @@ impl Barrier {
                 }
             }
         }
+        if objects.is_empty() && state.is_none() {
+            return Ok(());
+        }
         let Some(mut committer) = self.committer.take() else {
             return Err(Error::Bug("a commit started while another was running".into()));
         };

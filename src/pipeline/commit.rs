@@ -36,6 +36,12 @@ pub enum CommitError {
     /// The manifest cannot be written or read: the user must fix or remove it.
     #[error("checkpoint manifest {path}: {message}")]
     Manifest { path: PathBuf, message: String },
+    /// An object belongs to a store no sink uses any more: the user must restore the config
+    /// the interrupted run had, or remove the manifest (dropping that checkpoint).
+    #[error(
+        "{key} belongs to {store}, which no configured sink writes to; restore the configuration of the interrupted run, or remove the checkpoint manifest to drop its commit"
+    )]
+    UnknownStore { store: String, key: String },
     #[error("cannot write {path}")]
     Io {
         path: PathBuf,
@@ -47,7 +53,8 @@ pub enum CommitError {
 /// Commits what the sinks staged, with the source state that covers it.
 #[derive(Debug)]
 pub struct Committer {
-    store: Arc<Store>,
+    /// Every sink's store; an object names its own by root.
+    stores: Vec<Arc<Store>>,
     /// Set with a state directory: commits go through a manifest there.
     manifest: Option<PathBuf>,
     /// The state last written, so an unchanged state is not written again.
@@ -58,9 +65,9 @@ pub struct Committer {
 impl Committer {
     /// Completes a commit a crash interrupted (with `state_dir`), then removes the staged
     /// objects no commit will ever list. Call only while holding the store's lock.
-    pub fn recover(store: Arc<Store>, state_dir: Option<&Path>) -> Result<Self, CommitError> {
+    pub fn recover(stores: Vec<Arc<Store>>, state_dir: Option<&Path>) -> Result<Self, CommitError> {
         let manifest = state_dir.map(|dir| dir.join(MANIFEST_FILE));
-        let mut committer = Self { store, manifest, written: None, stats: CommitStats::default() };
+        let mut committer = Self { stores, manifest, written: None, stats: CommitStats::default() };
         if let Some(path) = committer.manifest.clone() {
             match std::fs::read(&path) {
                 Ok(bytes) => {
@@ -75,7 +82,10 @@ impl Committer {
                 Err(source) => return Err(CommitError::Io { path, source }),
             }
         }
-        let removed = committer.store.remove_strays()?;
+        let mut removed = 0;
+        for store in &committer.stores {
+            removed += store.remove_strays()?;
+        }
         if removed > 0 {
             tracing::info!(removed, "removed staged objects of a stopped run; their pages are read again");
         }
@@ -133,8 +143,15 @@ impl Committer {
         std::fs::remove_file(manifest_path).map_err(|source| CommitError::Io { path: manifest_path.to_owned(), source })
     }
 
+    fn store_of(&self, pending: &Pending) -> Result<&Store, CommitError> {
+        let store = self.stores.iter().find(|store| store.root() == pending.store);
+        store
+            .map(Arc::as_ref)
+            .ok_or_else(|| CommitError::UnknownStore { store: pending.store.clone(), key: pending.key.clone() })
+    }
+
     fn publish(&mut self, pending: &Pending) -> Result<(), CommitError> {
-        match self.store.commit(pending)? {
+        match self.store_of(pending)?.commit(pending)? {
             Committed::Created => {
                 self.stats.files_committed += 1;
                 self.stats.bytes_committed += pending.bytes;
@@ -150,7 +167,11 @@ impl Committer {
 
     /// Drops staged objects that will never be committed (the run stopped before their barrier).
     pub fn discard(&self, objects: &[Pending]) {
-        objects.iter().for_each(|pending| self.store.discard(&pending.staged));
+        for pending in objects {
+            if let Ok(store) = self.store_of(pending) {
+                store.discard(&pending.staged);
+            }
+        }
     }
 }
 
@@ -163,8 +184,7 @@ mod tests {
     fn stage(store: &Store, key: &str, bytes: &[u8]) -> Pending {
         let mut upload = store.upload(key.rsplit_once('/').map_or("", |(dir, _)| dir), "txt").unwrap();
         upload.write_all(bytes).unwrap();
-        let (staged, len) = store.finish(upload).unwrap();
-        Pending { staged, key: key.into(), bytes: len }
+        store.stage(upload, key.into()).unwrap()
     }
 
     #[test]
@@ -182,7 +202,7 @@ mod tests {
         };
         std::fs::write(state.join(MANIFEST_FILE), serde_json::to_vec(&manifest).unwrap()).unwrap();
 
-        let mut committer = Committer::recover(store.clone(), Some(&state)).unwrap();
+        let mut committer = Committer::recover(vec![store.clone()], Some(&state)).unwrap();
         assert_eq!(store.read("t/part-1.parquet").unwrap(), b"rows");
         assert_eq!(std::fs::read_to_string(state.join("checkpoint.json")).unwrap(), "{\"cursor\":7}");
         let Staged::Local { temp } = &stray.staged;
@@ -205,7 +225,7 @@ mod tests {
         store.discard(&listed.staged);
         let manifest = Manifest { objects: vec![listed], ..Manifest::default() };
         std::fs::write(state.join(MANIFEST_FILE), serde_json::to_vec(&manifest).unwrap()).unwrap();
-        let err = Committer::recover(store, Some(&state)).unwrap_err().to_string();
+        let err = Committer::recover(vec![store], Some(&state)).unwrap_err().to_string();
         assert!(err.contains("t/part-1.parquet"), "{err}");
         assert!(state.join(MANIFEST_FILE).exists(), "the manifest stays for the user to look at");
     }

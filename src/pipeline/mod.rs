@@ -35,7 +35,7 @@ use crate::config::Settings;
 use crate::decode::ReadSchemas;
 use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
 use crate::source::SourceConfig;
-use crate::telemetry::{Counters, RunSummary, SourceCounters, SourceSummary};
+use crate::telemetry::{CommitStats, Counters, RunSummary, SourceCounters, SourceSummary};
 use crate::transform::{Query, Transform, resolve_queries};
 use start::SourceStart;
 
@@ -69,79 +69,78 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let (counters, source_counters) = (Arc::new(Counters::default()), Arc::new(SourceCounters::default()));
     let capacity = settings.pipeline.channel_capacity;
     let (page_tx, page_rx) = mpsc::channel(capacity);
+    let (out_tx, out_rx) = mpsc::channel(capacity);
     // A replay reads while the queries are planned: reading needs no schema.
     let mut source = SourceStart::new(source, settings.pipeline.batch, page_tx, &cancel);
     // A broken query is reported first, even when the input is missing too.
-    let schemas = match Transform::read_schemas_for(&queries).await.map_err(Error::from) {
-        Ok(schemas) => match source.take_error() {
-            None => schemas,
-            Some(e) => return Err(source.abandon(page_rx, &cancel, e).await),
-        },
+    let checked = Transform::read_schemas_for(&queries).await.map_err(Error::from);
+    let schemas = match checked.and_then(|schemas| source.take_error().map_or(Ok(schemas), Err)) {
+        Ok(schemas) => schemas,
         Err(e) => return Err(source.abandon(page_rx, &cancel, e).await),
     };
+    // Decoding needs only the read schemas: it starts while the SQL is planned.
     let (transform_tx, transform_rx) = oneshot::channel::<Arc<Transform>>();
-    let (out_tx, out_rx) = mpsc::channel(capacity);
     let transform = transform_rx.map(Result::ok).boxed().shared();
-    let workers = settings.pipeline.workers;
-    let stage = ProcessStage {
-        schemas: schemas.clone(),
-        transform,
-        counters: counters.clone(),
-        cancel: cancel.clone(),
-        workers,
-    };
-    let process_task = tokio::spawn(stage.run(page_rx, out_tx));
+    let stage = ProcessStage::new(schemas.clone(), transform, counters.clone(), &cancel, settings.pipeline.workers);
+    let process = tokio::spawn(stage.run(page_rx, out_tx));
     let state_dir = source.state_dir().map(Path::to_owned);
     let setup = async {
         let (planned, specs) = plan_tables(queries, schemas).await?;
-        // Only a run that will write takes the lake, and recovers it before anything is read
-        // live: an interrupted commit decides where the source resumes.
-        let lake = sinks::open_lake(settings, state_dir.as_deref())?;
-        let sinks = sinks::build(settings, &lake.store, specs)?;
+        // Only a run that will write takes the sinks' directories, and recovers them before
+        // anything is read live: an interrupted commit decides where the source resumes.
+        let outputs = sinks::open(settings, state_dir.as_deref())?;
+        let sinks = sinks::build(&outputs, &specs)?;
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
-        Ok::<_, Error>((lake, sinks))
+        Ok::<_, Error>((outputs, sinks))
     };
-    let (lake, sinks, source_task) = match setup.await {
-        Ok((lake, sinks)) => match source.start(source_counters.clone(), &cancel).await {
-            Ok(task) => (lake, sinks, task),
-            Err(e) => return Err(stop_after(e, &cancel, None, process_task).await),
+    let (outputs, sinks, source) = match setup.await {
+        Ok((outputs, sinks)) => match source.start(source_counters.clone(), &cancel).await {
+            Ok(task) => (outputs, sinks, task),
+            Err(e) => return Err(stop_after(e, &cancel, None, process).await),
         },
-        Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process_task).await),
+        Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process).await),
     };
-    let (links, sink_tasks) = sinks::start(sinks, capacity);
+    let lake_root = outputs.lake().map(|store| store.root()).unwrap_or_default();
+    let (links, sinks) = sinks::start(sinks, capacity);
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
-    let barrier_task = tokio::spawn(Barrier::new(links, lake.committer, policy).run(out_rx));
-
-    // Await every stage in flow order, so every error is seen and nothing is left running.
-    let source_result = join(source_task).await.inspect_err(|_| cancel.cancel());
-    let process_result = join(process_task).await.inspect_err(|_| cancel.cancel());
-    let barrier_result = join(barrier_task).await.inspect_err(|_| cancel.cancel());
-    let mut sink_result = Ok(());
-    for sink in sink_tasks {
-        let result = match sink.task.await {
-            Ok(result) => result.map_err(|e| Error::Sink(sink.name, e)),
-            Err(e) => Err(Error::Bug(format!("sink {} task failed: {e}", sink.name))),
-        };
-        sink_result = sink_result.and(result.inspect_err(|_| cancel.cancel()));
-    }
-    // The first error in flow order is the cause; a stopped sink's own error beats the barrier's.
-    let committed = source_result.and(process_result).and(sink_result).and(barrier_result)?;
+    let barrier = tokio::spawn(Barrier::new(links, outputs.committer, policy).run(out_rx));
+    let committed = finish(source, process, sinks, barrier, &cancel).await?;
     let rejected_dir = settings.lake.path.join(REJECTED_DIR);
-    let mut summary = RunSummary::new(&counters, committed, lake.store.root(), rejected_dir, started.elapsed());
+    let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
     if Counters::get(&source_counters.requests) > 0 || !source_counters.problems().is_empty() {
         summary.source = Some(SourceSummary::from(source_counters.as_ref()));
     }
     Ok(summary)
 }
 
-/// Stops what started before setup failed, awaits it, and returns the setup error.
-async fn stop_after(
-    error: Error,
+type Task<T> = tokio::task::JoinHandle<Result<T, Error>>;
+
+/// Awaits every stage in flow order, so every error is seen and nothing is left running; the
+/// first error in that order is the cause, and a stopped sink's own error beats the barrier's.
+async fn finish(
+    source: Task<()>,
+    process: Task<()>,
+    sinks: Vec<sinks::SinkTask>,
+    barrier: Task<CommitStats>,
     cancel: &CancellationToken,
-    source: Option<tokio::task::JoinHandle<Result<(), Error>>>,
-    process: tokio::task::JoinHandle<Result<(), Error>>,
-) -> Error {
+) -> Result<CommitStats, Error> {
+    let source = join(source).await.inspect_err(|_| cancel.cancel());
+    let process = join(process).await.inspect_err(|_| cancel.cancel());
+    let barrier = join(barrier).await.inspect_err(|_| cancel.cancel());
+    let mut sink_result = Ok(());
+    for sink in sinks {
+        let result = match sink.task.await {
+            Ok(result) => result.map_err(|e| Error::Sink(sink.name, e)),
+            Err(e) => Err(Error::Bug(format!("sink {} task failed: {e}", sink.name))),
+        };
+        sink_result = sink_result.and(result.inspect_err(|_| cancel.cancel()));
+    }
+    source.and(process).and(sink_result).and(barrier)
+}
+
+/// Stops what started before setup failed, awaits it, and returns the setup error.
+async fn stop_after(error: Error, cancel: &CancellationToken, source: Option<Task<()>>, process: Task<()>) -> Error {
     cancel.cancel();
     if let Some(task) = source {
         let _ = task.await;

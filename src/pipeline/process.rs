@@ -32,14 +32,25 @@ pub struct Processed {
 
 /// Decode and transform, `workers` micro-batches at a time.
 pub struct ProcessStage {
-    pub schemas: Arc<ReadSchemas>,
-    pub transform: PlannedTransform,
-    pub counters: Arc<Counters>,
-    pub cancel: CancellationToken,
-    pub workers: usize,
+    schemas: Arc<ReadSchemas>,
+    transform: PlannedTransform,
+    counters: Arc<Counters>,
+    cancel: CancellationToken,
+    workers: usize,
 }
 
 impl ProcessStage {
+    /// A stage that decodes with `schemas` at once and runs the SQL once `transform` is planned.
+    pub fn new(
+        schemas: Arc<ReadSchemas>,
+        transform: PlannedTransform,
+        counters: Arc<Counters>,
+        cancel: &CancellationToken,
+        workers: usize,
+    ) -> Self {
+        Self { schemas, transform, counters, cancel: cancel.clone(), workers }
+    }
+
     /// Processes every batch of `pages` into `out`, in order, until `pages` ends, `out` is
     /// gone, or a batch fails (which cancels the run).
     pub async fn run(self, pages: mpsc::Receiver<PageBatch>, out: mpsc::Sender<Processed>) -> Result<(), Error> {

@@ -1,5 +1,5 @@
-//! Starting the sinks: one task per configured sink, each with its input and barrier channels,
-//! and the lake's store, locked and recovered before anything is written.
+//! Starting the sinks: every sink's store, locked and recovered before anything is written, then
+//! one task per configured sink, each with its input and barrier channels.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use super::commit::Committer;
 use crate::Error;
 use crate::config::Settings;
 use crate::fs::{DirLock, lock_dir};
+use crate::sink::jsonl::JsonlSink;
 use crate::sink::lake::{LakeSink, TableSpec};
 use crate::sink::{Prepared, Sink, SinkConfig, SinkError, SinkInput};
 use crate::store::{LocalStore, Store};
@@ -22,34 +23,53 @@ pub struct SinkTask {
     pub task: JoinHandle<Result<(), SinkError>>,
 }
 
-/// The lake's store, held for this process, with the committer that recovered it.
-pub struct LakeStore {
-    pub store: Arc<Store>,
+/// Every sink's store, held for this process, with the committer that recovered them.
+pub struct Outputs {
+    /// Each configured sink with its store, the lake first.
+    pub sinks: Vec<(SinkConfig, Arc<Store>)>,
     pub committer: Committer,
     _locks: Vec<DirLock>,
 }
 
-/// Locks the lake (and `state_dir`, for a live source), then completes an interrupted commit
-/// and removes staged objects no commit will list.
-pub fn open_lake(settings: &Settings, state_dir: Option<&Path>) -> Result<LakeStore, Error> {
-    let mut locks = vec![lock_dir(&settings.lake.path, "lake")?];
+impl Outputs {
+    /// The lake's store.
+    pub fn lake(&self) -> Option<&Arc<Store>> {
+        self.sinks.first().map(|(_, store)| store)
+    }
+}
+
+/// Locks every sink's directory (and `state_dir`, for a live source), then completes an
+/// interrupted commit and removes staged objects no commit will list.
+pub fn open(settings: &Settings, state_dir: Option<&Path>) -> Result<Outputs, Error> {
+    let mut locks = Vec::new();
+    let mut sinks = Vec::new();
+    for sink in settings.all_sinks() {
+        let what = match sink {
+            SinkConfig::Lake(_) => "lake",
+            SinkConfig::Jsonl(_) => "jsonl directory",
+        };
+        locks.push(lock_dir(sink.root(), what)?);
+        let store = Arc::new(Store::Local(LocalStore::open(sink.root().to_owned())?));
+        sinks.push((sink, store));
+    }
     if let Some(dir) = state_dir {
         locks.push(lock_dir(dir, "state directory")?);
     }
-    let store = Arc::new(Store::Local(LocalStore::open(settings.lake.path.clone())?));
-    let committer = Committer::recover(store.clone(), state_dir)?;
-    Ok(LakeStore { store, committer, _locks: locks })
+    let stores = sinks.iter().map(|(_, store)| store.clone()).collect();
+    let committer = Committer::recover(stores, state_dir)?;
+    Ok(Outputs { sinks, committer, _locks: locks })
 }
 
-/// Builds every configured sink for `tables`, reporting the first that cannot start.
-pub fn build(settings: &Settings, store: &Arc<Store>, tables: Vec<TableSpec>) -> Result<Vec<Sink>, Error> {
+/// Builds every configured sink for `tables`.
+pub fn build(outputs: &Outputs, tables: &[TableSpec]) -> Result<Vec<Sink>, Error> {
     let mut sinks = Vec::new();
-    for sink in settings.sinks() {
-        sinks.push(match sink {
+    for (config, store) in &outputs.sinks {
+        sinks.push(match config {
             SinkConfig::Lake(lake) => {
-                let lake = LakeSink::new(lake, store.clone(), tables.clone()).map_err(|e| Error::Sink("lake", e))?;
-                Sink::Lake(lake)
+                let lake = LakeSink::new(lake.clone(), store.clone(), tables.to_vec());
+                Sink::Lake(Box::new(lake.map_err(|e| Error::Sink("lake", e))?))
             }
+            SinkConfig::Jsonl(jsonl) => Sink::Jsonl(JsonlSink::new(jsonl.clone(), store.clone())),
         });
     }
     Ok(sinks)
@@ -65,8 +85,10 @@ pub fn start(sinks: Vec<Sink>, capacity: usize) -> (Vec<SinkLink>, Vec<SinkTask>
         // One barrier is answered at a time: the barrier waits for every answer before the next.
         let (prepared_tx, prepared_rx) = mpsc::channel(1);
         let task = match sink {
-            // The lake encodes and writes files: blocking work, on its own thread.
-            Sink::Lake(_) => tokio::task::spawn_blocking(move || run_blocking(sink, input_rx, prepared_tx)),
+            // Both encode and write files: blocking work, each on its own thread.
+            Sink::Lake(_) | Sink::Jsonl(_) => {
+                tokio::task::spawn_blocking(move || run_blocking(sink, input_rx, prepared_tx))
+            }
         };
         links.push(SinkLink { name, input: input_tx, prepared: prepared_rx });
         tasks.push(SinkTask { name, task });

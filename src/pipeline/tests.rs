@@ -78,7 +78,7 @@ fn harness() -> Harness {
 impl Harness {
     fn committer(&self) -> Committer {
         let store = Arc::new(Store::Local(LocalStore::open(self.dir.path().join("lake")).unwrap()));
-        Committer::recover(store, Some(&self.state)).unwrap()
+        Committer::recover(vec![store], Some(&self.state)).unwrap()
     }
 }
 

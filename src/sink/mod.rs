@@ -5,6 +5,7 @@
 //! the objects it staged for the pipeline to commit. The set of sinks is closed ([`Sink`]);
 //! the pipeline starts each with a `match`.
 
+pub mod jsonl;
 pub mod lake;
 
 use std::path::PathBuf;
@@ -48,17 +49,62 @@ pub struct Prepared {
     pub objects: Vec<Pending>,
 }
 
+/// A `[[sinks]]` entry as written: `type` picks the variant. The lake is not one of them: it is
+/// always there, as `[lake]`, since it holds the raw zone and rejects.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkSection {
+    /// JSON lines of the output tables in a local directory.
+    Jsonl(jsonl::JsonlSection),
+}
+
+impl SinkSection {
+    /// Every problem of this entry; `at` names it (`sinks[1]`).
+    pub fn problems(&self, at: &str) -> Vec<String> {
+        match self {
+            SinkSection::Jsonl(jsonl) => jsonl.problems(at),
+        }
+    }
+
+    pub fn into_settings(self) -> SinkConfig {
+        match self {
+            SinkSection::Jsonl(jsonl) => SinkConfig::Jsonl(jsonl.into_settings()),
+        }
+    }
+}
+
 /// The settings of every kind of sink, a closed set: the pipeline builds one sink from each
 /// with a `match`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkConfig {
     Lake(lake::LakeSettings),
+    Jsonl(jsonl::JsonlSettings),
+}
+
+impl SinkConfig {
+    /// The name errors and the summary use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SinkConfig::Lake(_) => "lake",
+            SinkConfig::Jsonl(_) => "jsonl",
+        }
+    }
+
+    /// The directory the sink's store is rooted at.
+    pub fn root(&self) -> &std::path::Path {
+        match self {
+            SinkConfig::Lake(lake) => &lake.path,
+            SinkConfig::Jsonl(jsonl) => &jsonl.path,
+        }
+    }
 }
 
 /// The closed set of running sinks.
 pub enum Sink {
     /// Tables, raw zone and rejects in a Parquet lake (always present).
-    Lake(lake::LakeSink),
+    Lake(Box<lake::LakeSink>),
+    /// JSON lines of chosen tables.
+    Jsonl(jsonl::JsonlSink),
 }
 
 impl Sink {
@@ -66,15 +112,26 @@ impl Sink {
     pub fn name(&self) -> &'static str {
         match self {
             Sink::Lake(_) => "lake",
+            Sink::Jsonl(_) => "jsonl",
         }
     }
 
     /// Handles one input; a barrier returns what the sink prepared.
     pub fn handle(&mut self, input: SinkInput) -> Result<Option<Prepared>, SinkError> {
-        match (self, input) {
-            (Sink::Lake(lake), SinkInput::Batch(batch)) => lake.write(&batch).map(|()| None),
-            (Sink::Lake(lake), SinkInput::Barrier { seq, seal }) => {
-                lake.prepare(seal).map(|objects| Some(Prepared { seq, objects }))
+        match input {
+            SinkInput::Batch(batch) => {
+                match self {
+                    Sink::Lake(lake) => lake.write(&batch)?,
+                    Sink::Jsonl(jsonl) => jsonl.write(&batch)?,
+                }
+                Ok(None)
+            }
+            SinkInput::Barrier { seq, seal } => {
+                let objects = match self {
+                    Sink::Lake(lake) => lake.prepare(seal)?,
+                    Sink::Jsonl(jsonl) => jsonl.prepare(seal)?,
+                };
+                Ok(Some(Prepared { seq, objects }))
             }
         }
     }

@@ -207,11 +207,15 @@ mod tests {
         store.finish(upload).unwrap().0
     }
 
+    fn pending(store: &Store, staged: Staged, key: &str, bytes: u64) -> Pending {
+        Pending { store: store.root(), staged, key: key.into(), bytes }
+    }
+
     #[test]
     fn a_committed_key_is_never_replaced_and_hidden_objects_are_not_listed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(LocalStore::open(dir.path().join("lake")).unwrap());
-        let first = Pending { staged: staged(&store, "t/dt=1", b"first"), key: "t/dt=1/a.txt".into(), bytes: 5 };
+        let first = pending(&store, staged(&store, "t/dt=1", b"first"), "t/dt=1/a.txt", 5);
         let stray = staged(&store, "t/dt=1", b"never committed");
         assert_eq!(store.commit(&first).unwrap(), Committed::Created);
         let second = Pending { staged: staged(&store, "t/dt=1", b"second"), ..first.clone() };
@@ -228,7 +232,7 @@ mod tests {
     fn a_listed_object_that_vanished_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(LocalStore::open(dir.path().to_owned()).unwrap());
-        let pending = Pending { staged: staged(&store, "t", b"rows"), key: "t/a.txt".into(), bytes: 4 };
+        let pending = pending(&store, staged(&store, "t", b"rows"), "t/a.txt", 4);
         store.discard(&pending.staged);
         let err = store.commit(&pending).unwrap_err().to_string();
         assert!(err.contains("t/a.txt") && err.contains("neither"), "{err}");
@@ -239,8 +243,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalStore::open(dir.path().to_owned()).unwrap();
         let store = Store::Local(local);
-        let pending =
-            Pending { staged: staged(&store, "t/dt=1/hour=02", b"x"), key: "t/dt=1/hour=02/a".into(), bytes: 1 };
+        let pending = pending(&store, staged(&store, "t/dt=1/hour=02", b"x"), "t/dt=1/hour=02/a", 1);
         let Store::Local(local) = &store;
         assert_eq!(local.unsynced_dirs.lock().unwrap().len(), 3);
         store.commit(&pending).unwrap();

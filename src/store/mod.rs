@@ -35,6 +35,8 @@ pub enum Staged {
 /// A staged object and the key it is committed under: what a checkpoint manifest lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
+    /// The root of the store it belongs to ([`Store::root`]).
+    pub store: String,
     pub staged: Staged,
     /// Final key, `/`-separated, relative to the store's root.
     pub key: String,
@@ -89,6 +91,12 @@ impl Store {
         match (self, upload) {
             (Store::Local(_), Upload::Local(upload)) => upload.finish(),
         }
+    }
+
+    /// Completes an upload and names the key it will be committed under.
+    pub fn stage(&self, upload: Upload, key: String) -> Result<Pending, StoreError> {
+        let (staged, bytes) = self.finish(upload)?;
+        Ok(Pending { store: self.root(), staged, key, bytes })
     }
 
     /// Makes a staged object visible under `pending.key`, unless that key exists.

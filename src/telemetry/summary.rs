@@ -136,7 +136,7 @@ impl fmt::Display for RunSummary {
         }
         write!(
             f,
-            "  lake             {} files committed ({:.1} MB), {} already present, in {}",
+            "  committed        {} files ({:.1} MB), {} already present; lake in {}",
             self.lake.files_committed,
             self.lake.bytes_committed as f64 / 1e6,
             self.lake.files_already_present,

@@ -237,7 +237,7 @@ async fn in_view_order<Q: Clone, T>(
 }
 
 fn bug(location: &str, error: impl std::fmt::Display) -> QueryError {
-    QueryError::Invalid { location: location.into(), message: format!("internal error, a bug in tunestream: {error}") }
+    QueryError::Internal { location: location.into(), message: error.to_string() }
 }
 
 fn session(schemas: &ReadSchemas) -> Result<SessionContext, QueryError> {

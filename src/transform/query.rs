@@ -41,6 +41,9 @@ pub enum QueryError {
     /// `location` is `path:line:column` where the error could be placed, else the path.
     #[error("{location}: {message}")]
     Invalid { location: String, message: String },
+    /// tunestream could not plan a query for a reason of its own: a bug.
+    #[error("{location}: internal error (a bug in tunestream): {message}")]
+    Internal { location: String, message: String },
 }
 
 /// The folder of queries used when none is configured, relative to the working directory.

@@ -256,3 +256,14 @@ every_secs = 1
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Every record the jsonl sink committed for `table` below `dir`, as parsed JSON.
+pub fn jsonl_records(dir: &Path, table: &str) -> Vec<serde_json::Value> {
+    visible_files(&dir.join(table))
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(dir.join(table).join(file)).unwrap();
+            text.lines().map(|line| serde_json::from_str(line).unwrap()).collect::<Vec<_>>()
+        })
+        .collect()
+}

@@ -57,10 +57,9 @@ impl RawWriter {
         for raw in std::mem::take(&mut self.open).into_values() {
             let on_error = io(raw.encoder.get_ref());
             let upload = raw.encoder.finish().map_err(on_error)?;
-            let (staged, bytes) = store.finish(upload)?;
             let opened = chrono::DateTime::from_timestamp_micros(raw.first_micros).unwrap_or_default();
             let name = format!("pages-{}-{:016x}.ndjson.gz", opened.format("%Y%m%dT%H%M%SZ"), raw.digest.digest());
-            sealed.push(Pending { staged, key: format!("{}/{name}", raw.dir), bytes });
+            sealed.push(store.stage(upload, format!("{}/{name}", raw.dir))?);
         }
         Ok(())
     }

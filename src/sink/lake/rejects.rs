@@ -46,6 +46,5 @@ pub fn stage_rejects(store: &Store, batch_id: &str, rejects: &[Reject]) -> Resul
         upload.abort();
         return Err(SinkError::Io { path, source });
     }
-    let (staged, bytes) = store.finish(upload)?;
-    Ok(Some(Pending { staged, key: format!("{REJECTED_DIR}/rejected-{batch_id}.ndjson"), bytes }))
+    Ok(Some(store.stage(upload, format!("{REJECTED_DIR}/rejected-{batch_id}.ndjson"))?))
 }

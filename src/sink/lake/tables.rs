@@ -115,8 +115,10 @@ impl TableFiles {
             self.open.insert(key.clone(), file);
         }
         let Some(file) = self.open.get_mut(&key) else { return Ok(()) };
-        // Which micro-batch's rows: the same input names the same file.
+        // Which micro-batch's rows: the same input names the same file. The zero is the offset
+        // into the rows that earlier releases hashed too, so files they named keep their names.
         file.digest.update(batch_id.as_bytes());
+        file.digest.update(&0u64.to_le_bytes());
         file.digest.update(&(part.num_rows() as u64).to_le_bytes());
         let encode = |source| SinkError::Encode { path: file.staging.clone(), source };
         file.writer.write(part).map_err(encode)?;
@@ -207,9 +209,8 @@ impl TableFiles {
 /// Writes the file's last row group and footer, and stages it in the store.
 fn seal_file(store: &Store, file: OpenFile) -> Result<Pending, SinkError> {
     let upload = file.writer.into_inner().map_err(|source| SinkError::Encode { path: file.staging, source })?;
-    let (staged, bytes) = store.finish(upload)?;
     let key = format!("{}/{}", file.dir, layout::file_name(file.opened_at_micros, file.digest.digest()));
-    Ok(Pending { staged, key, bytes })
+    Ok(store.stage(upload, key)?)
 }
 
 impl Drop for TableFiles {

@@ -103,6 +103,28 @@ impl Default for SimConfig {
     }
 }
 
+impl SimConfig {
+    /// Every problem of `[simulator]`, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.users.is_empty() {
+            problems.push("simulator.users is empty".into());
+        }
+        if self.plays_per_minute.is_nan() || self.plays_per_minute <= 0.0 {
+            problems.push(format!("simulator.plays_per_minute is {}; it must be above 0", self.plays_per_minute));
+        }
+        if self.artists < 2 {
+            problems.push(format!("simulator.artists is {}; it must be at least 2", self.artists));
+        }
+        if self.history_limit == 0 || self.playlists_per_user == 0 || self.playlist_change_every_secs == 0 {
+            problems.push(
+                "simulator.history_limit, playlists_per_user and playlist_change_every_secs must be at least 1".into(),
+            );
+        }
+        problems
+    }
+}
+
 /// A running simulator. Dropping the handle does not stop it; call [`Simulator::stop`].
 pub struct Simulator {
     addr: SocketAddr,

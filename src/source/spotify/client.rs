@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::auth::{TokenBook, TokenGrant};
 use super::limiter::{Limiter, Refused};
 use super::state::StateError;
+use crate::blame::Blame;
 use crate::telemetry::SourceCounters;
 
 /// Where the Web API and the accounts service are.
@@ -93,6 +94,23 @@ pub enum PullError {
 }
 
 impl PullError {
+    /// Who must act for this error to go away.
+    pub fn blame(&self) -> Blame {
+        match self {
+            PullError::CircuitOpen { .. } | PullError::Transient { .. } | PullError::Cancelled => Blame::Service,
+            PullError::BudgetExhausted { .. }
+            | PullError::NeedsLogin { .. }
+            | PullError::Unavailable { .. }
+            | PullError::Rejected { .. }
+            | PullError::State(_) => Blame::User,
+        }
+    }
+
+    /// The error, followed by who must act.
+    pub fn with_blame(&self) -> String {
+        format!("{self} ({})", self.blame().who())
+    }
+
     /// Errors that stop this pull but are expected and handled (logged, counted, retried later).
     pub fn is_pause(&self) -> bool {
         matches!(self, PullError::CircuitOpen { .. } | PullError::BudgetExhausted { .. } | PullError::Cancelled)

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod client;
+mod config;
 pub mod jobs;
 mod limiter;
 pub mod login;
@@ -25,6 +26,7 @@ use crate::page::{BatchLimits, PageBatch};
 use crate::source::SourceError;
 use crate::telemetry::SourceCounters;
 pub use client::{Endpoints, RetryPolicy};
+pub use config::{SpotifySection, SpotifySettings};
 pub use jobs::JobConfig;
 
 /// The checkpoint file the sink writes once the data it covers is committed.

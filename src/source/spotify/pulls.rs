@@ -107,14 +107,14 @@ fn per_target(
         Err(e) if ends_pull(&e) => Err(e),
         Err(e @ PullError::Unavailable { .. }) => {
             tracing::warn!("skipping {target} for 24 h: {e}");
-            report.skipped.push(format!("{target}: {e}"));
+            report.skipped.push(format!("{target}: {}", e.with_blame()));
             let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
             state.unavailable.insert(target.to_owned(), Unavailable { reason: e.to_string(), until_ms });
             Ok(())
         }
         Err(e) => {
             tracing::warn!("{target} failed this pull: {e}");
-            report.failed.push(format!("{target}: {e}"));
+            report.failed.push(format!("{target}: {}", e.with_blame()));
             Ok(())
         }
     }

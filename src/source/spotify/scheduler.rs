@@ -88,7 +88,8 @@ impl Scheduler {
         let (label, job_config) = (job.label.clone(), job.job.clone());
         if let Some((until, reason)) = self.client.circuit().await {
             SourceCounters::add(&self.client.counters.pulls_paused, 1);
-            let problem = format!("paused: the account's circuit is open until {until} ({reason})");
+            let who = crate::blame::Blame::Service.who();
+            let problem = format!("paused: the account's circuit is open until {until} ({reason}; {who})");
             tracing::info!(job = %label, "{problem}");
             self.counters().set_problem(&label, Some(problem));
             return Vec::new();
@@ -120,17 +121,17 @@ impl Scheduler {
                 let user = job_config.user().map(str::to_owned);
                 for other in self.jobs.iter_mut().filter(|j| j.job.user().map(str::to_owned) == user) {
                     other.blocked = Some(e.to_string());
-                    self.client.counters.set_problem(&other.label, Some(e.to_string()));
+                    self.client.counters.set_problem(&other.label, Some(e.with_blame()));
                 }
             }
             Err(e) if e.is_pause() => {
                 SourceCounters::add(&self.counters().pulls_paused, 1);
                 tracing::warn!("pull paused: {e}");
-                self.counters().set_problem(&label, Some(e.to_string()));
+                self.counters().set_problem(&label, Some(e.with_blame()));
             }
             Err(e) => {
                 tracing::error!("pull failed: {e}");
-                self.counters().set_problem(&label, Some(e.to_string()));
+                self.counters().set_problem(&label, Some(e.with_blame()));
             }
         }
         pages

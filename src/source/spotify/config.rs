@@ -1,12 +1,11 @@
-//! `[spotify]` and `[simulator]`: the live source's sections, their defaults, and their
-//! validation into the settings `run` uses.
+//! `[spotify]`: the live source's section, its defaults, and its validation into the settings
+//! `run` uses.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::source::simulator::SimConfig;
-use crate::source::spotify::{Endpoints, RetryPolicy};
+use super::{Endpoints, RetryPolicy};
 
 /// `[spotify]`: which API to pull and how politely.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -104,23 +103,5 @@ impl SpotifySection {
             },
             redirect_port: self.redirect_port,
         }
-    }
-}
-
-/// Checks `[simulator]`.
-pub fn check_simulator(sim: &SimConfig, problems: &mut Vec<String>) {
-    if sim.users.is_empty() {
-        problems.push("simulator.users is empty".into());
-    }
-    if sim.plays_per_minute.is_nan() || sim.plays_per_minute <= 0.0 {
-        problems.push(format!("simulator.plays_per_minute is {}; it must be above 0", sim.plays_per_minute));
-    }
-    if sim.artists < 2 {
-        problems.push(format!("simulator.artists is {}; it must be at least 2", sim.artists));
-    }
-    if sim.history_limit == 0 || sim.playlists_per_user == 0 || sim.playlist_change_every_secs == 0 {
-        problems.push(
-            "simulator.history_limit, playlists_per_user and playlist_change_every_secs must be at least 1".into(),
-        );
     }
 }

@@ -1,0 +1,138 @@
+//! The JSON-lines sink: each output row as one JSON object on its own line, with `_table` and
+//! `_batch_id`, timestamps as ISO 8601 UTC with microseconds and lists as arrays, in
+//! `<path>/<table>/part-<digest>.jsonl`. Files are staged like the lake's and commit in the same
+//! checkpoint, so a local consumer sees each row once. The record encoding is the one Firehose
+//! and Kinesis records will use.
+
+mod config;
+pub mod encode;
+
+pub use config::{JsonlSection, JsonlSettings, parse_flag};
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{SinkBatch, SinkError};
+use crate::store::{Pending, Store, Upload};
+
+struct OpenFile {
+    upload: Upload,
+    digest: Xxh3,
+}
+
+/// Writes the chosen tables of every micro-batch as JSON lines.
+pub struct JsonlSink {
+    store: Arc<Store>,
+    tables: Option<Vec<String>>,
+    open: BTreeMap<Arc<str>, OpenFile>,
+    /// Reused between batches: one micro-batch's lines of one table.
+    lines: Vec<u8>,
+}
+
+impl JsonlSink {
+    pub fn new(settings: JsonlSettings, store: Arc<Store>) -> Self {
+        Self { store, tables: settings.tables, open: BTreeMap::new(), lines: Vec::new() }
+    }
+
+    fn wants(&self, table: &str) -> bool {
+        self.tables.as_ref().is_none_or(|tables| tables.iter().any(|t| t == table))
+    }
+
+    /// Appends the chosen tables of `batch` to their open files.
+    pub fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
+        for output in &batch.outputs {
+            if !self.wants(&output.table) {
+                continue;
+            }
+            self.lines.clear();
+            for part in &output.batches {
+                encode::json_lines(&output.table, &batch.id, part, &mut self.lines)?;
+            }
+            if self.lines.is_empty() {
+                continue;
+            }
+            if !self.open.contains_key(&output.table) {
+                let upload = self.store.upload(&output.table, "jsonl")?;
+                self.open.insert(output.table.clone(), OpenFile { upload, digest: Xxh3::new() });
+            }
+            let Some(file) = self.open.get_mut(&output.table) else { continue };
+            file.digest.update(batch.id.as_bytes());
+            file.digest.update(&(self.lines.len() as u64).to_le_bytes());
+            let path = file.upload.describe();
+            file.upload.write_all(&self.lines).map_err(|source| SinkError::Io { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// With `seal`, finishes every open file and hands them over; without, keeps writing: a
+    /// file's name covers the micro-batches in it, so it closes only where the input may commit.
+    pub fn prepare(&mut self, seal: bool) -> Result<Vec<Pending>, SinkError> {
+        if !seal {
+            return Ok(Vec::new());
+        }
+        let mut staged = Vec::with_capacity(self.open.len());
+        for (table, file) in std::mem::take(&mut self.open) {
+            let key = format!("{table}/part-{:016x}.jsonl", file.digest.digest());
+            match self.store.stage(file.upload, key) {
+                Ok(pending) => staged.push(pending),
+                Err(e) => {
+                    staged.iter().for_each(|p: &Pending| self.store.discard(&p.staged));
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(staged)
+    }
+}
+
+impl Drop for JsonlSink {
+    /// Files still open belong to a stopped run: their rows are written again by the next.
+    fn drop(&mut self) {
+        for file in std::mem::take(&mut self.open).into_values() {
+            file.upload.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+    use crate::transform::TableOutput;
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    fn batch(id: &str, tables: &[&str]) -> SinkBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let part = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2]))]).unwrap();
+        let outputs = tables.iter().map(|t| TableOutput { table: (*t).into(), batches: vec![part.clone()] }).collect();
+        SinkBatch { id: id.into(), outputs, ..SinkBatch::default() }
+    }
+
+    #[test]
+    fn chosen_tables_stay_open_until_a_sealing_barrier_and_are_named_by_their_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::Local(LocalStore::open(dir.path().to_owned()).unwrap()));
+        let settings = JsonlSettings { path: dir.path().to_owned(), tables: Some(vec!["plays".into()]) };
+        let staged = |ids: &[&str]| {
+            let mut sink = JsonlSink::new(settings.clone(), store.clone());
+            for id in ids {
+                sink.write(&batch(id, &["plays", "tracks"])).unwrap();
+            }
+            assert!(sink.prepare(false).unwrap().is_empty(), "no barrier without seal closes a file");
+            sink.prepare(true).unwrap()
+        };
+        let first = staged(&["b1", "b2"]);
+        assert_eq!(first.len(), 1, "only the chosen table");
+        assert!(first[0].key.starts_with("plays/part-") && first[0].key.ends_with(".jsonl"), "{}", first[0].key);
+        assert_eq!(staged(&["b1", "b2"])[0].key, first[0].key, "the same batches, the same name");
+        assert_ne!(staged(&["b1", "b3"])[0].key, first[0].key);
+        store.commit(&first[0]).unwrap();
+        let text = String::from_utf8(store.read(&first[0].key).unwrap()).unwrap();
+        assert_eq!(text.lines().count(), 4);
+        assert!(text.starts_with(r#"{"_table":"plays","_batch_id":"b1","n":1}"#), "{text}");
+    }
+}
