@@ -74,6 +74,19 @@ impl FileConfig {
         problems.extend(self.lake.problems());
         for (i, sink) in self.sinks.iter().enumerate() {
             problems.extend(sink.problems(&format!("sinks[{i}]")));
+            // Each sink owns its directory: its lock, and the staged files it clears at start.
+            let root = sink.root();
+            let earlier = std::iter::once(("lake.path".to_owned(), self.lake.path.as_path()))
+                .chain(self.sinks[..i].iter().enumerate().map(|(j, other)| (format!("sinks[{j}].path"), other.root())));
+            for (name, other) in earlier {
+                if root.starts_with(other) || other.starts_with(root) {
+                    problems.push(format!(
+                        "sinks[{i}].path {} overlaps {name} {}; every sink needs a directory of its own",
+                        root.display(),
+                        other.display()
+                    ));
+                }
+            }
         }
         if self.state_dir.as_os_str().is_empty() {
             problems.push("state_dir is empty".to_owned());
@@ -113,6 +126,18 @@ mod tests {
         let settings = FileConfig::default().validate().unwrap();
         assert_eq!(settings.lake.max_file_age, std::time::Duration::from_secs(60));
         assert_eq!(settings.lake, LakeSettings::at(PathBuf::from("lake")));
+    }
+
+    #[test]
+    fn a_sink_directory_inside_the_lake_or_another_sinks_is_refused() {
+        let jsonl = |path: &str| SinkSection::Jsonl(crate::sink::jsonl::parse_flag(path));
+        let mut config = FileConfig::default();
+        config.lake.path = PathBuf::from("out/lake");
+        config.sinks = vec![jsonl("out/json"), jsonl("out/lake/json"), jsonl("out/json/plays")];
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("sinks[1].path out/lake/json overlaps lake.path"), "{err}");
+        assert!(err.contains("sinks[2].path out/json/plays overlaps sinks[0].path"), "{err}");
+        assert!(!err.contains("sinks[0].path out/json overlaps"), "{err}");
     }
 
     #[test]

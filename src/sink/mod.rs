@@ -71,6 +71,13 @@ impl SinkSection {
             SinkSection::Jsonl(jsonl) => SinkConfig::Jsonl(jsonl.into_settings()),
         }
     }
+
+    /// The directory the sink writes to.
+    pub fn root(&self) -> &std::path::Path {
+        match self {
+            SinkSection::Jsonl(jsonl) => &jsonl.path,
+        }
+    }
 }
 
 /// The settings of every kind of sink, a closed set: the pipeline builds one sink from each
