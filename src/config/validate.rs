@@ -88,6 +88,14 @@ impl FileConfig {
                 }
             }
         }
+        // Both hold a lock file of the same name, one per directory.
+        if std::iter::once(self.lake.path.as_path())
+            .chain(self.sinks.iter().map(SinkSection::root))
+            .any(|d| d == self.state_dir)
+        {
+            problems
+                .push(format!("state_dir {} is also a sink's directory; give it its own", self.state_dir.display()));
+        }
         if self.state_dir.as_os_str().is_empty() {
             problems.push("state_dir is empty".to_owned());
         }
@@ -138,6 +146,11 @@ mod tests {
         assert!(err.contains("sinks[1].path out/lake/json overlaps lake.path"), "{err}");
         assert!(err.contains("sinks[2].path out/json/plays overlaps sinks[0].path"), "{err}");
         assert!(!err.contains("sinks[0].path out/json overlaps"), "{err}");
+
+        let mut config = FileConfig::default();
+        config.state_dir = config.lake.path.clone();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("state_dir lake is also a sink's directory"), "{err}");
     }
 
     #[test]
