@@ -216,6 +216,20 @@ mod tests {
     }
 
     #[test]
+    fn an_object_of_a_store_no_sink_uses_any_more_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        let gone = Store::Local(LocalStore::open(dir.path().join("json")).unwrap());
+        let listed = stage(&gone, "plays/part-1.jsonl", b"{}");
+        let manifest = Manifest { objects: vec![listed], ..Manifest::default() };
+        std::fs::write(state.join(MANIFEST_FILE), serde_json::to_vec(&manifest).unwrap()).unwrap();
+        let lake = Arc::new(Store::Local(LocalStore::open(dir.path().join("lake")).unwrap()));
+        let err = Committer::recover(vec![lake], Some(&state)).unwrap_err().to_string();
+        assert!(err.contains("plays/part-1.jsonl") && err.contains("json") && err.contains("restore"), "{err}");
+    }
+
+    #[test]
     fn a_manifest_naming_a_vanished_object_stops_recovery_and_names_it() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
