@@ -151,16 +151,12 @@ impl Committer {
     }
 
     fn publish(&mut self, pending: &Pending) -> Result<(), CommitError> {
-        match self.store_of(pending)?.commit(pending)? {
-            Committed::Created => {
-                self.stats.files_committed += 1;
-                self.stats.bytes_committed += pending.bytes;
-                tracing::debug!(key = %pending.key, bytes = pending.bytes, "committed");
-            }
-            Committed::AlreadyPresent => {
-                self.stats.files_already_present += 1;
-                tracing::debug!(key = %pending.key, "already present from an earlier run; kept it");
-            }
+        let created = self.store_of(pending)?.commit(pending)? == Committed::Created;
+        self.stats.record(&pending.store, created, pending.bytes);
+        if created {
+            tracing::debug!(key = %pending.key, bytes = pending.bytes, "committed");
+        } else {
+            tracing::debug!(key = %pending.key, "already present from an earlier run; kept it");
         }
         Ok(())
     }

@@ -81,7 +81,7 @@ impl SourceCounters {
     }
 }
 
-/// What the pipeline's commits did over a run.
+/// What the pipeline's commits did over a run, in all and per store.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CommitStats {
     /// Objects created by this run.
@@ -89,9 +89,34 @@ pub struct CommitStats {
     /// Objects whose key already existed, from an earlier run over the same input; kept as they were.
     pub files_already_present: u64,
     pub bytes_committed: u64,
+    /// The same counts for each store, by its root.
+    pub by_store: BTreeMap<String, StoreCommits>,
     /// Checkpoints that saved a live source's state with the objects it covers.
     pub checkpoints: u64,
     /// The run stopped between commit points (interrupted, or a failure): rows after the last
     /// commit are not in the lake, and the next run reads them again.
     pub stopped_mid_stream: bool,
+}
+
+/// What the commits did in one store.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StoreCommits {
+    pub files_committed: u64,
+    pub files_already_present: u64,
+    pub bytes_committed: u64,
+}
+
+impl CommitStats {
+    /// Counts one object committed to `store`: `created`, or found already present.
+    pub fn record(&mut self, store: &str, created: bool, bytes: u64) {
+        let in_store = self.by_store.entry(store.to_owned()).or_default();
+        if created {
+            (self.files_committed, in_store.files_committed) = (self.files_committed + 1, in_store.files_committed + 1);
+            (self.bytes_committed, in_store.bytes_committed) =
+                (self.bytes_committed + bytes, in_store.bytes_committed + bytes);
+        } else {
+            self.files_already_present += 1;
+            in_store.files_already_present += 1;
+        }
+    }
 }

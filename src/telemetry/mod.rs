@@ -3,7 +3,7 @@
 mod counters;
 mod summary;
 
-pub use counters::{CommitStats, Counters, SourceCounters};
+pub use counters::{CommitStats, Counters, SourceCounters, StoreCommits};
 pub use summary::{RunSummary, SourceSummary};
 
 /// Starts logging to stderr. `RUST_LOG` wins over `default_level` when set.

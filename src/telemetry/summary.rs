@@ -141,6 +141,44 @@ impl fmt::Display for RunSummary {
             self.lake.bytes_committed as f64 / 1e6,
             self.lake.files_already_present,
             self.lake_root
-        )
+        )?;
+        // With more than the lake, each store's share.
+        if self.lake.by_store.len() > 1 {
+            for (root, commits) in &self.lake.by_store {
+                write!(
+                    f,
+                    "\n    {root}: {} files ({:.1} MB), {} already present",
+                    commits.files_committed,
+                    commits.bytes_committed as f64 / 1e6,
+                    commits.files_already_present
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_are_summed_and_shown_per_store_when_there_are_several() {
+        let mut commits = CommitStats::default();
+        commits.record("lake", true, 2_000_000);
+        commits.record("lake", false, 10);
+        commits.record("json", true, 500_000);
+        let summary = |commits: CommitStats| {
+            RunSummary::new(&Counters::default(), commits, "lake".into(), "lake/_rejected".into(), Duration::ZERO)
+                .to_string()
+        };
+        let text = summary(commits);
+        assert!(text.contains("committed        2 files (2.5 MB), 1 already present; lake in lake"), "{text}");
+        assert!(text.contains("    lake: 1 files (2.0 MB), 1 already present"), "{text}");
+        assert!(text.contains("    json: 1 files (0.5 MB), 0 already present"), "{text}");
+
+        let mut lake_only = CommitStats::default();
+        lake_only.record("lake", true, 1);
+        assert!(!summary(lake_only).contains("    lake:"), "one store needs no breakdown");
     }
 }
