@@ -18,7 +18,8 @@ pub struct RunSummary {
     /// Where rejected lines were written, when there were any.
     pub rejected_dir: Option<PathBuf>,
     pub rows_by_table: BTreeMap<String, u64>,
-    pub lake: CommitStats,
+    /// What the commits of every sink did.
+    pub committed: CommitStats,
     /// The lake's root, as the store names it.
     pub lake_root: String,
     /// What a live source did, for `run`.
@@ -86,7 +87,7 @@ impl RunSummary {
     /// `rejected_dir` is where rejected lines go, named only when there were some.
     pub fn new(
         counters: &Counters,
-        lake: CommitStats,
+        committed: CommitStats,
         lake_root: String,
         rejected_dir: PathBuf,
         elapsed: Duration,
@@ -100,7 +101,7 @@ impl RunSummary {
             rejected_lines,
             rejected_dir: (rejected_lines > 0).then_some(rejected_dir),
             rows_by_table: counters.rows_by_table(),
-            lake,
+            committed,
             lake_root,
             source: None,
         }
@@ -131,20 +132,20 @@ impl fmt::Display for RunSummary {
         for (table, rows) in &self.rows_by_table {
             writeln!(f, "    {table:<20} {rows}")?;
         }
-        if self.lake.stopped_mid_stream {
+        if self.committed.stopped_mid_stream {
             writeln!(f, "  stopped early    rows after the last commit are not in the lake; run again to finish them")?;
         }
         write!(
             f,
             "  committed        {} files ({:.1} MB), {} already present; lake in {}",
-            self.lake.files_committed,
-            self.lake.bytes_committed as f64 / 1e6,
-            self.lake.files_already_present,
+            self.committed.files_committed,
+            self.committed.bytes_committed as f64 / 1e6,
+            self.committed.files_already_present,
             self.lake_root
         )?;
         // With more than the lake, each store's share.
-        if self.lake.by_store.len() > 1 {
-            for (root, commits) in &self.lake.by_store {
+        if self.committed.by_store.len() > 1 {
+            for (root, commits) in &self.committed.by_store {
                 write!(
                     f,
                     "\n    {root}: {} files ({:.1} MB), {} already present",
