@@ -20,8 +20,8 @@ pub struct Checkpoint {
 
 /// A point in a source's stream where everything before it may become durable together.
 ///
-/// Only here may a sink's open files be sealed and committed: anywhere else, part of a pull (or
-/// of a replay) would land under a name that reading it again would not reproduce.
+/// Only here may anything a sink staged be committed: anywhere else, part of a pull (or of a
+/// replay) would land under a name that reading it again would not reproduce.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CommitPoint {
     /// A live source between pulls: this state (cursors, snapshots) covers every page up to here.

@@ -17,10 +17,8 @@ mod start;
 #[cfg(test)]
 mod tests;
 
-pub use barrier::{Barrier, CommitPolicy, SinkLink};
-pub use commit::{CommitError, Committer, MANIFEST_FILE};
+pub use commit::{CommitError, MANIFEST_FILE};
 pub use live::{login, plan, run_live};
-pub use process::{PlannedTransform, ProcessStage, Processed};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,6 +35,8 @@ use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
 use crate::source::SourceConfig;
 use crate::telemetry::{CommitStats, Counters, RunSummary, SourceCounters, SourceSummary};
 use crate::transform::{Query, Transform, resolve_queries};
+use barrier::{Barrier, CommitPolicy};
+use process::ProcessStage;
 use start::SourceStart;
 
 /// Plans the queries and checks the lake tables: everything that can fail before data is read.

@@ -12,6 +12,9 @@ use super::*;
 use crate::page::{Checkpoint, CommitPoint};
 use crate::sink::{Prepared, SinkBatch, SinkInput};
 use crate::store::{LocalStore, Store};
+use barrier::SinkLink;
+use commit::Committer;
+use process::Processed;
 
 /// What a scripted sink saw, in order: `b<seq>` for a batch, `|<seq>` for a barrier.
 type Log = Arc<std::sync::Mutex<Vec<String>>>;
