@@ -52,7 +52,7 @@ fn stages(c: &mut Criterion) {
                 .collect();
             let store = Arc::new(Store::Local(LocalStore::open(dir.path().to_owned()).expect("store")));
             let settings = LakeSettings::at(dir.path().to_owned());
-            let mut lake = LakeSink::new(settings, store.clone(), specs).expect("lake");
+            let mut lake = LakeSink::new(settings, store.clone(), None, specs).expect("lake");
             lake.write(&batch).expect("write");
             for pending in lake.prepare(true).expect("seal") {
                 store.commit(&pending).expect("commit");

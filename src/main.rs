@@ -11,6 +11,7 @@ use tunestream::sink::SinkSection;
 use tunestream::sink::jsonl::parse_flag;
 use tunestream::source::SourceConfig;
 use tunestream::source::replay::ReplayConfig;
+use tunestream::store::Location;
 use tunestream::{Blame, Error};
 
 /// Streaming ETL for Spotify listening data: Web API pages → Arrow → SQL → Parquet.
@@ -31,12 +32,15 @@ struct Cli {
 enum Command {
     /// Reprocesses raw page files (NDJSON, plain or .gz) through the queries into the lake.
     Replay {
-        /// Files or directories of raw pages.
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Lake root directory (config: lake.path).
-        #[arg(long)]
-        lake: Option<PathBuf>,
+        /// Files, directories or s3://bucket/prefix URLs of raw pages, in any mix.
+        #[arg(required = true, value_parser = Location::parse)]
+        paths: Vec<Location>,
+        /// Lake root: a directory or s3://bucket/prefix (config: lake.path).
+        #[arg(long, value_parser = Location::parse)]
+        lake: Option<Location>,
+        /// Raw zone, if not _raw/ in the lake: a directory or s3://bucket/prefix (config: lake.raw).
+        #[arg(long, value_parser = Location::parse)]
+        raw: Option<Location>,
         /// Directory of <table>.sql queries (config: queries).
         #[arg(long)]
         queries: Option<PathBuf>,
@@ -63,9 +67,12 @@ enum Command {
         /// Run even when the jobs need more requests per day than spotify.daily_budget.
         #[arg(long)]
         force: bool,
-        /// Lake root directory (config: lake.path).
-        #[arg(long)]
-        lake: Option<PathBuf>,
+        /// Lake root: a directory or s3://bucket/prefix (config: lake.path).
+        #[arg(long, value_parser = Location::parse)]
+        lake: Option<Location>,
+        /// Raw zone, if not _raw/ in the lake: a directory or s3://bucket/prefix (config: lake.raw).
+        #[arg(long, value_parser = Location::parse)]
+        raw: Option<Location>,
         /// Directory of <table>.sql queries (config: queries).
         #[arg(long)]
         queries: Option<PathBuf>,
@@ -151,10 +158,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
         _ => config::load(cli.config.as_deref(), std::env::vars())?,
     };
     match cli.command {
-        Command::Run { run_for, force, lake, queries, state_dir, jsonl } => {
+        Command::Run { run_for, force, lake, raw, queries, state_dir, jsonl } => {
             let mut file = file;
             file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(parse_flag(flag))));
             file.lake.path = lake.unwrap_or(file.lake.path);
+            file.lake.raw = raw.or(file.lake.raw);
             file.queries = queries.or(file.queries);
             file.state_dir = state_dir.unwrap_or(file.state_dir);
             let settings = file.validate()?;
@@ -199,18 +207,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("logged in as {user}; tokens stored in {}", settings.state_dir.join("tokens.json").display());
             Ok(())
         }
-        Command::Replay { paths, lake, queries, kind, jsonl } => {
+        Command::Replay { paths, lake, raw, queries, kind, jsonl } => {
             let mut file = file;
             file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(parse_flag(flag))));
-            if let Some(lake) = lake {
-                file.lake.path = lake;
-            }
+            file.lake.path = lake.unwrap_or(file.lake.path);
+            file.lake.raw = raw.or(file.lake.raw);
             if let Some(queries) = queries {
                 file.queries = Some(queries);
             }
             let settings = file.validate()?;
             let cancel = shutdown_on_signal();
-            let source = SourceConfig::Replay(ReplayConfig::new(paths, kind));
+            let source = SourceConfig::Replay(ReplayConfig { inputs: paths, kind, s3: settings.s3 });
             let summary = tunestream::pipeline::run(&settings, source, cancel).await?;
             println!("{summary}");
             Ok(())

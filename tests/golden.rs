@@ -22,7 +22,7 @@ fn read_sample() -> PageBatch {
     let files = list_files(&config).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let limits = BatchLimits { max_pages: usize::MAX, max_bytes: usize::MAX };
-    read_files(&files, None, limits, &tx, &Default::default()).unwrap();
+    read_files(&files, None, &Default::default(), limits, &tx, &Default::default()).unwrap();
     drop(tx);
     let batch = rx.try_recv().unwrap();
     assert!(rx.try_recv().is_err(), "the sample fits one micro-batch");

@@ -15,6 +15,7 @@ pub use validate::{ConfigError, PipelineSettings, Settings};
 pub use crate::sink::SinkSection;
 pub use crate::sink::lake::LakeSection;
 use crate::source::spotify::JobConfig;
+pub use crate::store::S3Section;
 
 /// The embedded configuration `tunestream run` uses when no file is given: the simulator and a
 /// demo schedule.
@@ -45,6 +46,8 @@ pub struct FileConfig {
     pub jobs: Vec<JobConfig>,
     /// Sinks besides the lake, each a `[[sinks]]` table whose `type` picks the kind.
     pub sinks: Vec<SinkSection>,
+    /// How `s3://` locations are reached.
+    pub s3: S3Section,
 }
 
 impl Default for FileConfig {
@@ -58,6 +61,7 @@ impl Default for FileConfig {
             simulator: Default::default(),
             jobs: Vec::new(),
             sinks: Vec::new(),
+            s3: S3Section::default(),
         }
     }
 }
@@ -184,7 +188,7 @@ mod tests {
         let config = load(Some(&path), vars).unwrap();
         assert_eq!(config.lake.max_file_rows, 7);
         assert_eq!(config.lake.zstd_level, 9);
-        assert_eq!(config.lake.path, PathBuf::from("/tmp/lake"));
+        assert_eq!(config.lake.path, crate::store::Location::Local(PathBuf::from("/tmp/lake")));
         assert_eq!(config.queries, Some(PathBuf::from("q")));
     }
 }

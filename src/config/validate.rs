@@ -8,6 +8,7 @@ use crate::sink::{SinkConfig, SinkSection};
 use crate::source::BatchLimits;
 use crate::source::simulator::SimConfig;
 use crate::source::spotify::JobConfig;
+use crate::store::{Location, S3Settings};
 
 /// The validated configuration the pipeline runs with.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub struct Settings {
     /// The `[[sinks]]`, in order.
     pub sinks: Vec<SinkConfig>,
     pub state_dir: PathBuf,
+    /// How `s3://` locations are reached.
+    pub s3: S3Settings,
     pub spotify: super::SpotifySettings,
     pub simulator: SimConfig,
     pub jobs: Vec<JobConfig>,
@@ -72,27 +75,25 @@ impl FileConfig {
         at_least("pipeline.channel_capacity", p.channel_capacity, 1);
         at_least("pipeline.workers", p.workers, 1);
         problems.extend(self.lake.problems());
+        problems.extend(self.s3.problems());
+        // Each store owns its place: its lock, and the staged objects it clears at start.
+        let mut places = vec![("lake.path".to_owned(), self.lake.path.clone())];
+        places.extend(self.lake.raw.clone().map(|raw| ("lake.raw".to_owned(), raw)));
         for (i, sink) in self.sinks.iter().enumerate() {
             problems.extend(sink.problems(&format!("sinks[{i}]")));
-            // Each sink owns its directory: its lock, and the staged files it clears at start.
-            let root = sink.root();
-            let earlier = std::iter::once(("lake.path".to_owned(), self.lake.path.as_path()))
-                .chain(self.sinks[..i].iter().enumerate().map(|(j, other)| (format!("sinks[{j}].path"), other.root())));
-            for (name, other) in earlier {
-                if root.starts_with(other) || other.starts_with(root) {
+            let name = format!("sinks[{i}].path");
+            let root = Location::Local(sink.root().to_owned());
+            for (other_name, other) in &places {
+                if root.overlaps(other) {
                     problems.push(format!(
-                        "sinks[{i}].path {} overlaps {name} {}; every sink needs a directory of its own",
-                        root.display(),
-                        other.display()
+                        "{name} {root} overlaps {other_name} {other}; every sink needs a place of its own"
                     ));
                 }
             }
+            places.push((name, root));
         }
         // Both hold a lock file of the same name, one per directory.
-        if std::iter::once(self.lake.path.as_path())
-            .chain(self.sinks.iter().map(SinkSection::root))
-            .any(|d| d == self.state_dir)
-        {
+        if places.iter().any(|(_, place)| place.local() == Some(self.state_dir.as_path())) {
             problems
                 .push(format!("state_dir {} is also a sink's directory; give it its own", self.state_dir.display()));
         }
@@ -118,6 +119,7 @@ impl FileConfig {
             lake: self.lake.into_settings(),
             sinks: self.sinks.into_iter().map(SinkSection::into_settings).collect(),
             state_dir: self.state_dir,
+            s3: self.s3.into_settings(),
             spotify,
             simulator: self.simulator,
             jobs: self.jobs,
@@ -140,15 +142,14 @@ mod tests {
     fn a_sink_directory_inside_the_lake_or_another_sinks_is_refused() {
         let jsonl = |path: &str| SinkSection::Jsonl(crate::sink::jsonl::parse_flag(path));
         let mut config = FileConfig::default();
-        config.lake.path = PathBuf::from("out/lake");
+        config.lake.path = Location::Local(PathBuf::from("out/lake"));
         config.sinks = vec![jsonl("out/json"), jsonl("out/lake/json"), jsonl("out/json/plays")];
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("sinks[1].path out/lake/json overlaps lake.path"), "{err}");
         assert!(err.contains("sinks[2].path out/json/plays overlaps sinks[0].path"), "{err}");
         assert!(!err.contains("sinks[0].path out/json overlaps"), "{err}");
 
-        let mut config = FileConfig::default();
-        config.state_dir = config.lake.path.clone();
+        let config = FileConfig { state_dir: PathBuf::from("lake"), ..FileConfig::default() };
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("state_dir lake is also a sink's directory"), "{err}");
     }

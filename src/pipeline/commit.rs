@@ -164,7 +164,7 @@ impl Committer {
     pub fn discard(&self, objects: &[Pending]) {
         for pending in objects {
             if let Ok(store) = self.store_of(pending) {
-                store.discard(&pending.staged);
+                store.discard(pending);
             }
         }
     }
@@ -177,9 +177,9 @@ mod tests {
     use std::io::Write;
 
     fn stage(store: &Store, key: &str, bytes: &[u8]) -> Pending {
-        let mut upload = store.upload(key.rsplit_once('/').map_or("", |(dir, _)| dir), "txt").unwrap();
+        let mut upload = store.upload(key.into()).unwrap();
         upload.write_all(bytes).unwrap();
-        store.stage(upload, key.into()).unwrap()
+        store.stage(upload).unwrap()
     }
 
     #[test]
@@ -200,7 +200,7 @@ mod tests {
         let mut committer = Committer::recover(vec![store.clone()], Some(&state)).unwrap();
         assert_eq!(store.read("t/part-1.parquet").unwrap(), b"rows");
         assert_eq!(std::fs::read_to_string(state.join("checkpoint.json")).unwrap(), "{\"cursor\":7}");
-        let Staged::Local { temp } = &stray.staged;
+        let Staged::Local { temp } = &stray.staged else { panic!("a local store stages files") };
         assert!(!temp.exists() && !state.join(MANIFEST_FILE).exists());
         assert_eq!(store.list("").unwrap(), vec!["t/part-1.parquet".to_owned()]);
         assert_eq!(committer.stats().files_committed, 1);
@@ -231,7 +231,7 @@ mod tests {
         std::fs::create_dir_all(&state).unwrap();
         let store = Arc::new(Store::Local(LocalStore::open(dir.path().join("lake")).unwrap()));
         let listed = stage(&store, "t/part-1.parquet", b"rows");
-        store.discard(&listed.staged);
+        store.discard(&listed);
         let manifest = Manifest { objects: vec![listed], ..Manifest::default() };
         std::fs::write(state.join(MANIFEST_FILE), serde_json::to_vec(&manifest).unwrap()).unwrap();
         let err = Committer::recover(vec![store], Some(&state)).unwrap_err().to_string();

@@ -88,7 +88,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         let (planned, specs) = plan_tables(queries, schemas).await?;
         // Only a run that will write takes the sinks' directories, and recovers them before
         // anything is read live: an interrupted commit decides where the source resumes.
-        let outputs = sinks::open(settings, state_dir.as_deref())?;
+        let outputs = sinks::open(settings, state_dir.as_deref(), &cancel).await?;
         let sinks = sinks::build(&outputs, &specs)?;
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
@@ -106,7 +106,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, outputs.committer, policy).run(out_rx));
     let committed = finish(source, process, sinks, barrier, &cancel).await?;
-    let rejected_dir = settings.lake.path.join(REJECTED_DIR);
+    let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
     let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
     if Counters::get(&source_counters.requests) > 0 || !source_counters.problems().is_empty() {
         summary.source = Some(SourceSummary::from(source_counters.as_ref()));

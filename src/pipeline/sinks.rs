@@ -1,11 +1,13 @@
-//! Starting the sinks: every sink's store, locked and recovered before anything is written, then
-//! one task per configured sink, each with its input and barrier channels.
+//! Starting the sinks: every sink's store, opened, locked (local directories) and recovered
+//! before anything is written, then one task per configured sink, each with its input and
+//! barrier channels.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::barrier::SinkLink;
 use super::commit::Committer;
@@ -15,7 +17,7 @@ use crate::fs::{DirLock, lock_dir};
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::lake::{LakeSink, TableSpec};
 use crate::sink::{Prepared, Sink, SinkConfig, SinkError, SinkInput};
-use crate::store::{LocalStore, Store};
+use crate::store::{Location, Store};
 
 /// A running sink: its name and its task.
 pub struct SinkTask {
@@ -27,6 +29,8 @@ pub struct SinkTask {
 pub struct Outputs {
     /// Each configured sink with its store, the lake first.
     pub sinks: Vec<(SinkConfig, Arc<Store>)>,
+    /// The raw zone's store, when it is not the lake's.
+    pub raw: Option<Arc<Store>>,
     pub committer: Committer,
     _locks: Vec<DirLock>,
 }
@@ -38,26 +42,42 @@ impl Outputs {
     }
 }
 
-/// Locks every sink's directory (and `state_dir`, for a live source), then completes an
+/// Opens and locks every sink's store (and `state_dir`, for a live source), then completes an
 /// interrupted commit and removes staged objects no commit will list.
-pub fn open(settings: &Settings, state_dir: Option<&Path>) -> Result<Outputs, Error> {
+///
+/// S3 has no locks: one run at a time may write an `s3://` prefix, which the state directory's
+/// lock ensures for runs that share it (`docs/s3.md`).
+pub async fn open(settings: &Settings, state_dir: Option<&Path>, cancel: &CancellationToken) -> Result<Outputs, Error> {
     let mut locks = Vec::new();
+    let mut open_store = async |location: Location, what: &'static str| -> Result<Arc<Store>, Error> {
+        if let Some(dir) = location.local() {
+            locks.push(lock_dir(dir, what)?);
+        }
+        Ok(Arc::new(crate::store::open(&location, &settings.s3, cancel).await?))
+    };
     let mut sinks = Vec::new();
     for sink in settings.all_sinks() {
         let what = match sink {
             SinkConfig::Lake(_) => "lake",
             SinkConfig::Jsonl(_) => "jsonl directory",
         };
-        locks.push(lock_dir(sink.root(), what)?);
-        let store = Arc::new(Store::Local(LocalStore::open(sink.root().to_owned())?));
+        let store = open_store(sink.root(), what).await?;
         sinks.push((sink, store));
     }
+    let raw = match settings.lake.raw.clone() {
+        Some(raw) => Some(open_store(raw, "raw zone").await?),
+        None => None,
+    };
     if let Some(dir) = state_dir {
         locks.push(lock_dir(dir, "state directory")?);
     }
-    let stores = sinks.iter().map(|(_, store)| store.clone()).collect();
-    let committer = Committer::recover(stores, state_dir)?;
-    Ok(Outputs { sinks, committer, _locks: locks })
+    let stores = sinks.iter().map(|(_, store)| store.clone()).chain(raw.clone()).collect();
+    let state_dir = state_dir.map(Path::to_owned);
+    // Recovery talks to the stores synchronously, as commits do: off the async threads.
+    let committer = tokio::task::spawn_blocking(move || Committer::recover(stores, state_dir.as_deref()))
+        .await
+        .map_err(|e| Error::Bug(format!("recovery task failed: {e}")))??;
+    Ok(Outputs { sinks, raw, committer, _locks: locks })
 }
 
 /// Builds every configured sink for `tables`.
@@ -66,7 +86,7 @@ pub fn build(outputs: &Outputs, tables: &[TableSpec]) -> Result<Vec<Sink>, Error
     for (config, store) in &outputs.sinks {
         sinks.push(match config {
             SinkConfig::Lake(lake) => {
-                let lake = LakeSink::new(lake.clone(), store.clone(), tables.to_vec());
+                let lake = LakeSink::new(lake.clone(), store.clone(), outputs.raw.clone(), tables.to_vec());
                 Sink::Lake(Box::new(lake.map_err(|e| Error::Sink("lake", e))?))
             }
             SinkConfig::Jsonl(jsonl) => Sink::Jsonl(JsonlSink::new(jsonl.clone(), store.clone())),

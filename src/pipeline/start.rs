@@ -33,9 +33,9 @@ impl SourceStart {
         match config {
             SourceConfig::Replay(config) => match replay::list_files(&config) {
                 Ok(files) => {
-                    let (cancel, kind) = (cancel.clone(), config.kind);
+                    let (cancel, kind, s3) = (cancel.clone(), config.kind, config.s3);
                     Self::Reading(tokio::task::spawn_blocking(move || {
-                        replay::read_files(&files, kind, limits, &pages, &cancel).map_err(Error::from)
+                        replay::read_files(&files, kind, &s3, limits, &pages, &cancel).map_err(Error::from)
                     }))
                 }
                 Err(e) => Self::Missing(Some(e.into())),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::decode::Reject;
-use crate::store::{Pending, StoreError};
+use crate::store::{Location, Pending, StoreError};
 use crate::transform::TableOutput;
 
 /// One micro-batch as every sink sees it.
@@ -97,11 +97,11 @@ impl SinkConfig {
         }
     }
 
-    /// The directory the sink's store is rooted at.
-    pub fn root(&self) -> &std::path::Path {
+    /// Where the sink's store is rooted.
+    pub fn root(&self) -> Location {
         match self {
-            SinkConfig::Lake(lake) => &lake.path,
-            SinkConfig::Jsonl(jsonl) => &jsonl.path,
+            SinkConfig::Lake(lake) => lake.path.clone(),
+            SinkConfig::Jsonl(jsonl) => Location::Local(jsonl.path.clone()),
         }
     }
 }

@@ -31,6 +31,9 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// An `s3://` input cannot be listed or read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// The user named inputs, but none of them holds a page file.
     #[error("no raw page files (*.ndjson, *.jsonl, *.json, optionally .gz) under {0}")]
     NoFiles(String),

@@ -57,11 +57,12 @@ impl LocalStore {
         key.split('/').filter(|s| !s.is_empty()).fold(self.root.clone(), |path, part| path.join(part))
     }
 
-    pub(super) fn upload(&self, dir: &str, extension: &str) -> Result<LocalUpload, StoreError> {
+    pub(super) fn upload(&self, key: &str) -> Result<LocalUpload, StoreError> {
+        let (dir, name) = key.rsplit_once('/').unwrap_or(("", key));
         let dir = self.path_of(dir);
         self.create_dirs(&dir)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".inflight-{id:016x}.{extension}.tmp"));
+        let temp = dir.join(format!(".inflight-{id:016x}-{name}.tmp"));
         let file = File::create(&temp).map_err(io(&temp))?;
         Ok(LocalUpload { file, temp })
     }
@@ -201,24 +202,20 @@ mod tests {
     use crate::store::{Pending, Store};
     use std::io::Write;
 
-    fn staged(store: &Store, dir: &str, bytes: &[u8]) -> Staged {
-        let mut upload = store.upload(dir, "txt").unwrap();
+    fn pending(store: &Store, key: &str, bytes: &[u8]) -> Pending {
+        let mut upload = store.upload(key.into()).unwrap();
         upload.write_all(bytes).unwrap();
-        store.finish(upload).unwrap().0
-    }
-
-    fn pending(store: &Store, staged: Staged, key: &str, bytes: u64) -> Pending {
-        Pending { store: store.root(), staged, key: key.into(), bytes }
+        store.stage(upload).unwrap()
     }
 
     #[test]
     fn a_committed_key_is_never_replaced_and_hidden_objects_are_not_listed() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(LocalStore::open(dir.path().join("lake")).unwrap());
-        let first = pending(&store, staged(&store, "t/dt=1", b"first"), "t/dt=1/a.txt", 5);
-        let stray = staged(&store, "t/dt=1", b"never committed");
+        let first = pending(&store, "t/dt=1/a.txt", b"first");
+        let stray = pending(&store, "t/dt=1/b.txt", b"never committed").staged;
         assert_eq!(store.commit(&first).unwrap(), Committed::Created);
-        let second = Pending { staged: staged(&store, "t/dt=1", b"second"), ..first.clone() };
+        let second = pending(&store, "t/dt=1/a.txt", b"second");
         assert_eq!(store.commit(&second).unwrap(), Committed::AlreadyPresent);
         assert_eq!(store.read("t/dt=1/a.txt").unwrap(), b"first");
         assert_eq!(store.list("t").unwrap(), vec!["t/dt=1/a.txt".to_owned()]);
@@ -232,8 +229,8 @@ mod tests {
     fn a_listed_object_that_vanished_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::Local(LocalStore::open(dir.path().to_owned()).unwrap());
-        let pending = pending(&store, staged(&store, "t", b"rows"), "t/a.txt", 4);
-        store.discard(&pending.staged);
+        let pending = pending(&store, "t/a.txt", b"rows");
+        store.discard(&pending);
         let err = store.commit(&pending).unwrap_err().to_string();
         assert!(err.contains("t/a.txt") && err.contains("neither"), "{err}");
     }
@@ -243,8 +240,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalStore::open(dir.path().to_owned()).unwrap();
         let store = Store::Local(local);
-        let pending = pending(&store, staged(&store, "t/dt=1/hour=02", b"x"), "t/dt=1/hour=02/a", 1);
-        let Store::Local(local) = &store;
+        let pending = pending(&store, "t/dt=1/hour=02/a", b"x");
+        let Store::Local(local) = &store else { unreachable!() };
         assert_eq!(local.unsynced_dirs.lock().unwrap().len(), 3);
         store.commit(&pending).unwrap();
         assert!(local.unsynced_dirs.lock().unwrap().is_empty());

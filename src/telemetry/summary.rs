@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{CommitStats, Counters, SourceCounters};
@@ -16,7 +15,7 @@ pub struct RunSummary {
     pub input_bytes: u64,
     pub rejected_lines: u64,
     /// Where rejected lines were written, when there were any.
-    pub rejected_dir: Option<PathBuf>,
+    pub rejected_dir: Option<String>,
     pub rows_by_table: BTreeMap<String, u64>,
     /// What the commits of every sink did.
     pub committed: CommitStats,
@@ -89,7 +88,7 @@ impl RunSummary {
         counters: &Counters,
         committed: CommitStats,
         lake_root: String,
-        rejected_dir: PathBuf,
+        rejected_dir: String,
         elapsed: Duration,
     ) -> Self {
         let rejected_lines = Counters::get(&counters.rejected_lines);
@@ -125,7 +124,7 @@ impl fmt::Display for RunSummary {
         writeln!(f, "  pages            {} ({:.0} pages/s)", self.pages, self.pages as f64 / secs)?;
         writeln!(f, "  input            {mb:.1} MB ({:.1} MB/s)", mb / secs)?;
         match &self.rejected_dir {
-            Some(dir) => writeln!(f, "  rejected lines   {} (see {})", self.rejected_lines, dir.display())?,
+            Some(dir) => writeln!(f, "  rejected lines   {} (see {})", self.rejected_lines, dir)?,
             None => writeln!(f, "  rejected lines   0")?,
         }
         writeln!(f, "  rows             {} ({:.0} rows/s)", self.total_rows(), self.total_rows() as f64 / secs)?;

@@ -1,6 +1,6 @@
 //! The JSON-lines sink: each output row as one JSON object on its own line, with `_table` and
 //! `_batch_id`, timestamps as ISO 8601 UTC with microseconds and lists as arrays, in
-//! `<path>/<table>/part-<digest>.jsonl`. Files are staged like the lake's and commit in the same
+//! `<path>/<table>/part-<digest of its first micro-batch>.jsonl`. Files are staged like the lake's and commit in the same
 //! checkpoint, so a local consumer sees each row once. The record encoding is the one Firehose
 //! and Kinesis records will use.
 
@@ -13,21 +13,16 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::{SinkBatch, SinkError};
 use crate::store::{Pending, Store, Upload};
-
-struct OpenFile {
-    upload: Upload,
-    digest: Xxh3,
-}
 
 /// Writes the chosen tables of every micro-batch as JSON lines.
 pub struct JsonlSink {
     store: Arc<Store>,
     tables: Option<Vec<String>>,
-    open: BTreeMap<Arc<str>, OpenFile>,
+    open: BTreeMap<Arc<str>, Upload>,
     /// Reused between batches: one micro-batch's lines of one table.
     lines: Vec<u8>,
 }
@@ -55,31 +50,31 @@ impl JsonlSink {
                 continue;
             }
             if !self.open.contains_key(&output.table) {
-                let upload = self.store.upload(&output.table, "jsonl")?;
-                self.open.insert(output.table.clone(), OpenFile { upload, digest: Xxh3::new() });
+                // Named by the micro-batch it opens with: files close only at seal barriers,
+                // so the same input names the same files.
+                let key = format!("{}/part-{:016x}.jsonl", output.table, xxh3_64(batch.id.as_bytes()));
+                let upload = self.store.upload(key)?;
+                self.open.insert(output.table.clone(), upload);
             }
-            let Some(file) = self.open.get_mut(&output.table) else { continue };
-            file.digest.update(batch.id.as_bytes());
-            file.digest.update(&(self.lines.len() as u64).to_le_bytes());
-            let path = file.upload.describe();
-            file.upload.write_all(&self.lines).map_err(|source| SinkError::Io { path, source })?;
+            let Some(upload) = self.open.get_mut(&output.table) else { continue };
+            let path = upload.describe();
+            upload.write_all(&self.lines).map_err(|source| SinkError::Io { path, source })?;
         }
         Ok(())
     }
 
     /// With `seal`, finishes every open file and hands them over; without, keeps writing: a
-    /// file's name covers the micro-batches in it, so it closes only where the input may commit.
+    /// file closes only where the input may commit, so a rerun of the same input cuts the same files.
     pub fn prepare(&mut self, seal: bool) -> Result<Vec<Pending>, SinkError> {
         if !seal {
             return Ok(Vec::new());
         }
         let mut staged = Vec::with_capacity(self.open.len());
-        for (table, file) in std::mem::take(&mut self.open) {
-            let key = format!("{table}/part-{:016x}.jsonl", file.digest.digest());
-            match self.store.stage(file.upload, key) {
+        for upload in std::mem::take(&mut self.open).into_values() {
+            match self.store.stage(upload) {
                 Ok(pending) => staged.push(pending),
                 Err(e) => {
-                    staged.iter().for_each(|p: &Pending| self.store.discard(&p.staged));
+                    staged.iter().for_each(|p: &Pending| self.store.discard(p));
                     return Err(e.into());
                 }
             }
@@ -91,8 +86,8 @@ impl JsonlSink {
 impl Drop for JsonlSink {
     /// Files still open belong to a stopped run: their rows are written again by the next.
     fn drop(&mut self) {
-        for file in std::mem::take(&mut self.open).into_values() {
-            file.upload.abort();
+        for upload in std::mem::take(&mut self.open).into_values() {
+            upload.abort();
         }
     }
 }
@@ -113,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn chosen_tables_stay_open_until_a_sealing_barrier_and_are_named_by_their_batches() {
+    fn chosen_tables_stay_open_until_a_sealing_barrier_and_are_named_by_their_first_batch() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::Local(LocalStore::open(dir.path().to_owned()).unwrap()));
         let settings = JsonlSettings { path: dir.path().to_owned(), tables: Some(vec!["plays".into()]) };
@@ -129,7 +124,7 @@ mod tests {
         assert_eq!(first.len(), 1, "only the chosen table");
         assert!(first[0].key.starts_with("plays/part-") && first[0].key.ends_with(".jsonl"), "{}", first[0].key);
         assert_eq!(staged(&["b1", "b2"])[0].key, first[0].key, "the same batches, the same name");
-        assert_ne!(staged(&["b1", "b3"])[0].key, first[0].key);
+        assert_ne!(staged(&["b3", "b2"])[0].key, first[0].key);
         store.commit(&first[0]).unwrap();
         let text = String::from_utf8(store.read(&first[0].key).unwrap()).unwrap();
         assert_eq!(text.lines().count(), 4);

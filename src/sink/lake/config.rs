@@ -5,12 +5,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::RAW_DIR;
+use crate::store::Location;
+
 /// `[lake]`: where Parquet files, the raw zone and rejects go, and when files roll.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LakeSection {
-    /// Root directory of the lake.
-    pub path: PathBuf,
+    /// Root of the lake: a local directory or `s3://bucket/prefix`.
+    pub path: Location,
+    /// Where the raw zone goes, a local directory or `s3://bucket/prefix`. Unset: `_raw/`
+    /// below the lake's root.
+    pub raw: Option<Location>,
     /// Rows after which a file is sealed. One micro-batch's rows of a table and hour always
     /// share a file, so a file may hold up to one micro-batch's rows more.
     pub max_file_rows: usize,
@@ -36,7 +42,8 @@ pub struct LakeSection {
 impl Default for LakeSection {
     fn default() -> Self {
         Self {
-            path: PathBuf::from("lake"),
+            path: Location::Local(PathBuf::from("lake")),
+            raw: None,
             max_file_rows: 1_000_000,
             max_file_bytes: 128 << 20,
             max_file_age_secs: 60,
@@ -51,8 +58,10 @@ impl Default for LakeSection {
 /// The validated `[lake]` section.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LakeSettings {
-    /// Root directory of the lake; tables are folders below it.
-    pub path: PathBuf,
+    /// Root of the lake; tables are folders below it.
+    pub path: Location,
+    /// A raw zone apart from the lake, if set; else it is `_raw/` below the lake's root.
+    pub raw: Option<Location>,
     /// A file is sealed once it holds this many rows (or more: a micro-batch's rows of a table
     /// and hour are never split).
     pub max_file_rows: usize,
@@ -88,15 +97,29 @@ impl LakeSection {
         if !(1..=22).contains(&self.zstd_level) {
             problems.push(format!("lake.zstd_level is {}; it must be from 1 to 22", self.zstd_level));
         }
-        if self.path.as_os_str().is_empty() {
+        if self.path.local().is_some_and(|p| p.as_os_str().is_empty()) {
             problems.push("lake.path is empty".to_owned());
         }
+        if let Some(raw) = self.separate_raw()
+            && raw.overlaps(&self.path)
+        {
+            problems.push(format!(
+                "lake.raw {raw} overlaps lake.path {}; leave it unset for {RAW_DIR}/ in the lake, or give it its own place",
+                self.path
+            ));
+        }
         problems
+    }
+
+    /// The raw zone's own location, unless it is the default one in the lake.
+    fn separate_raw(&self) -> Option<Location> {
+        self.raw.clone().filter(|raw| *raw != self.path.join(RAW_DIR))
     }
 
     /// The settings of this section; call after [`Self::problems`] found none.
     pub fn into_settings(self) -> LakeSettings {
         LakeSettings {
+            raw: self.separate_raw(),
             path: self.path,
             max_file_rows: self.max_file_rows,
             max_file_bytes: self.max_file_bytes,
@@ -112,6 +135,6 @@ impl LakeSection {
 impl LakeSettings {
     /// The lake at `path` with every other setting at its default.
     pub fn at(path: PathBuf) -> Self {
-        LakeSection { path, ..LakeSection::default() }.into_settings()
+        LakeSection { path: Location::Local(path), ..LakeSection::default() }.into_settings()
     }
 }

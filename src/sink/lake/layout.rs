@@ -42,9 +42,10 @@ pub fn split_by_hour(batch: &RecordBatch, column: usize) -> Result<Vec<(HourPart
         .collect()
 }
 
-/// The final name of a committed file: the hour's start time for humans, then a digest of
-/// everything that decided the file's content (query text, table, partition, and the
-/// micro-batches and row counts in it), so that the same input names the same file.
+/// The final name of a file: its first row's time for humans, then a digest of what the file
+/// opens with (query text, table, partition and first micro-batch). Files open only between
+/// micro-batches, so the same input names the same files, and a name is known before the
+/// first byte is uploaded.
 pub fn file_name(opened_at_micros: i64, digest: u64) -> String {
     let opened = DateTime::<Utc>::from_timestamp_micros(opened_at_micros).unwrap_or_default();
     format!("part-{}-{digest:016x}.parquet", opened.format("%Y%m%dT%H%M%SZ"))

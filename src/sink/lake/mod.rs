@@ -28,6 +28,8 @@ use tables::TableFiles;
 /// The lake sink: writes each micro-batch into open files and stages what is ready.
 pub struct LakeSink {
     store: Arc<Store>,
+    /// Where raw pages go: the lake's store (below `_raw/`) or a store of their own.
+    raw_store: Arc<Store>,
     tables: TableFiles,
     raw: RawWriter,
     /// Staged objects waiting for the next barrier.
@@ -38,10 +40,17 @@ pub struct LakeSink {
 }
 
 impl LakeSink {
-    /// Prepares the lake for `tables` over `store`.
-    pub fn new(settings: LakeSettings, store: Arc<Store>, tables: Vec<TableSpec>) -> Result<Self, SinkError> {
+    /// Prepares the lake for `tables` over `store`, with the raw zone in `raw_store` if given.
+    pub fn new(
+        settings: LakeSettings,
+        store: Arc<Store>,
+        raw_store: Option<Arc<Store>>,
+        tables: Vec<TableSpec>,
+    ) -> Result<Self, SinkError> {
         let tables = TableFiles::new(settings, tables)?;
-        Ok(Self { store, tables, raw: RawWriter::default(), sealed: Vec::new(), clock_micros: i64::MIN })
+        let raw = RawWriter::new(if raw_store.is_some() { "" } else { RAW_DIR });
+        let raw_store = raw_store.unwrap_or_else(|| store.clone());
+        Ok(Self { store, raw_store, tables, raw, sealed: Vec::new(), clock_micros: i64::MIN })
     }
 
     /// Writes one micro-batch: its rejects, its tables and its raw pages.
@@ -52,12 +61,10 @@ impl LakeSink {
             self.sealed.push(rejects);
         }
         for output in &batch.outputs {
-            for part in &output.batches {
-                self.tables.write(store, &output.table, &batch.id, part, &mut self.sealed)?;
-            }
+            self.tables.write(store, &output.table, &batch.id, &output.batches, &mut self.sealed)?;
         }
         for (fetched_micros, line) in &batch.raw {
-            self.raw.append(store, *fetched_micros, line)?;
+            self.raw.append(&self.raw_store, *fetched_micros, line)?;
         }
         self.clock_micros = self.clock_micros.max(batch.clock_micros.unwrap_or(i64::MIN));
         self.tables.seal_aged(store, self.clock_micros, &mut self.sealed)
@@ -68,7 +75,7 @@ impl LakeSink {
     pub fn prepare(&mut self, seal_open: bool) -> Result<Vec<Pending>, SinkError> {
         if seal_open {
             self.tables.seal_all(&self.store, &mut self.sealed)?;
-            self.raw.seal_all(&self.store, &mut self.sealed)?;
+            self.raw.seal_all(&self.raw_store, &mut self.sealed)?;
         }
         Ok(std::mem::take(&mut self.sealed))
     }
@@ -78,7 +85,8 @@ impl Drop for LakeSink {
     /// Staged objects never handed over belong to a stopped run: a rerun stages them again.
     fn drop(&mut self) {
         for pending in self.sealed.drain(..) {
-            self.store.discard(&pending.staged);
+            let store = if pending.store == self.store.root() { &self.store } else { &self.raw_store };
+            store.discard(&pending);
         }
     }
 }

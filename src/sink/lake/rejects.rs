@@ -40,11 +40,11 @@ pub fn stage_rejects(store: &Store, batch_id: &str, rejects: &[Reject]) -> Resul
             text.push(b'\n');
         }
     }
-    let mut upload = store.upload(REJECTED_DIR, "ndjson")?;
+    let mut upload = store.upload(format!("{REJECTED_DIR}/rejected-{batch_id}.ndjson"))?;
     if let Err(source) = upload.write_all(&text) {
         let path = upload.describe();
         upload.abort();
         return Err(SinkError::Io { path, source });
     }
-    Ok(Some(store.stage(upload, format!("{REJECTED_DIR}/rejected-{batch_id}.ndjson"))?))
+    Ok(Some(store.stage(upload)?))
 }

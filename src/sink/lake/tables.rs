@@ -1,11 +1,11 @@
 //! The lake's tables: zstd Parquet files with microsecond UTC timestamps, one open file per
 //! (table, hour partition), sealed when it reaches its rows, bytes or age.
 //!
-//! A sealed file is staged in the store and handed back as [`Pending`]; it becomes visible only
-//! when the pipeline commits it. Its name is a digest of everything that decided its content,
-//! so the same input always names the same file.
+//! A file is uploaded to its final name while it is encoded, and staged in the store when sealed;
+//! it becomes visible only when the pipeline commits it. Its name is fixed when it opens, from
+//! what it starts with, so the same input always names the same file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
@@ -13,6 +13,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -41,11 +42,14 @@ struct OpenFile {
     writer: ArrowWriter<Upload>,
     /// Where the bytes go until the file is committed, for errors.
     staging: std::path::PathBuf,
-    dir: String,
     opened_at_micros: i64,
     rows: usize,
-    digest: Xxh3,
+    /// Which micro-batches' rows the file holds, and how many of each: written into the file's
+    /// metadata, so its content can be told from another file's without reading the rows.
+    content: Xxh3,
 }
+
+use crate::store::s3::CONTENT_ENTRY as CONTENT_KEY;
 
 type FileKey = (Arc<str>, HourPartition);
 
@@ -69,57 +73,50 @@ impl TableFiles {
         Ok(Self { settings, properties, tables: prepare_tables(tables)?, open: BTreeMap::new() })
     }
 
-    /// Appends one micro-batch's output of `table`, tagged with its lineage id; files that fill
-    /// up are sealed into `sealed`.
+    /// Appends one micro-batch's output of `table`, tagged with its lineage id, then seals the
+    /// files it filled up into `sealed`.
+    ///
+    /// A micro-batch's rows of one hour partition are never split across files: files open and
+    /// seal only between micro-batches, so a file's name, fixed by the micro-batch it opens with,
+    /// always covers the same rows when the same input is run again, even where a query without
+    /// ORDER BY returns them in another order. A file may therefore exceed `max_file_rows` by
+    /// less than one micro-batch's rows.
     pub fn write(
         &mut self,
         store: &Store,
         table: &Arc<str>,
         batch_id: &str,
-        batch: &RecordBatch,
+        batches: &[RecordBatch],
         sealed: &mut Vec<Pending>,
     ) -> Result<(), SinkError> {
         let Some(t) = self.tables.get(table.as_ref()) else {
             return Err(SinkError::Bug(format!("no lake table `{table}`")));
         };
-        if batch.num_rows() == 0 {
-            return Ok(());
+        let (file_schema, ingested_at) = (t.file_schema.clone(), t.ingested_at);
+        let mut touched = BTreeSet::new();
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            let batch = conform(batch, &file_schema).map_err(|e| SinkError::Schema(format!("table {table}: {e}")))?;
+            let parts = layout::split_by_hour(&batch, ingested_at)
+                .map_err(|e| SinkError::Schema(format!("table {table}: {e}")))?;
+            for (hour, part) in parts {
+                let key = (table.clone(), hour);
+                self.append(store, &key, batch_id, &part)?;
+                touched.insert(key);
+            }
         }
-        let batch = conform(batch, &t.file_schema).map_err(|e| SinkError::Schema(format!("table {table}: {e}")))?;
-        let parts = layout::split_by_hour(&batch, t.ingested_at)
-            .map_err(|e| SinkError::Schema(format!("table {table}: {e}")))?;
-        for (hour, part) in parts {
-            self.append(store, (table.clone(), hour), batch_id, &part, sealed)?;
-        }
-        Ok(())
+        let full: Vec<FileKey> = touched.into_iter().filter(|key| self.is_full(key)).collect();
+        self.seal(store, &full, sealed)
     }
 
-    /// Appends one micro-batch's rows of one hour partition to its open file, then seals the
-    /// file if it is full.
-    ///
-    /// Those rows are never split across files: a query without ORDER BY may return them in
-    /// another order when the same input is run again, and a split would then put other rows
-    /// under the same file name. Whole, they are the same set under the same name, so a rerun
-    /// after an interruption neither repeats nor loses a row. A file may therefore exceed
-    /// `max_file_rows` by less than one micro-batch's rows.
-    fn append(
-        &mut self,
-        store: &Store,
-        key: FileKey,
-        batch_id: &str,
-        part: &RecordBatch,
-        sealed: &mut Vec<Pending>,
-    ) -> Result<(), SinkError> {
-        if !self.open.contains_key(&key) {
-            let file = self.open_file(store, &key, part)?;
+    /// Appends rows of one micro-batch and hour partition to its file, opening it if needed.
+    fn append(&mut self, store: &Store, key: &FileKey, batch_id: &str, part: &RecordBatch) -> Result<(), SinkError> {
+        if !self.open.contains_key(key) {
+            let file = self.open_file(store, key, batch_id, part)?;
             self.open.insert(key.clone(), file);
         }
-        let Some(file) = self.open.get_mut(&key) else { return Ok(()) };
-        // Which micro-batch's rows: the same input names the same file. The zero is the offset
-        // into the rows that earlier releases hashed too, so files they named keep their names.
-        file.digest.update(batch_id.as_bytes());
-        file.digest.update(&0u64.to_le_bytes());
-        file.digest.update(&(part.num_rows() as u64).to_le_bytes());
+        let Some(file) = self.open.get_mut(key) else { return Ok(()) };
+        file.content.update(batch_id.as_bytes());
+        file.content.update(&(part.num_rows() as u64).to_le_bytes());
         let encode = |source| SinkError::Encode { path: file.staging.clone(), source };
         file.writer.write(part).map_err(encode)?;
         file.rows += part.num_rows();
@@ -127,11 +124,14 @@ impl TableFiles {
             let encode = |source| SinkError::Encode { path: file.staging.clone(), source };
             file.writer.flush().map_err(encode)?;
         }
-        let size = file.writer.bytes_written() + file.writer.in_progress_size();
-        if file.rows >= self.settings.max_file_rows || size >= self.settings.max_file_bytes {
-            self.seal(store, std::slice::from_ref(&key), sealed)?;
-        }
         Ok(())
+    }
+
+    fn is_full(&self, key: &FileKey) -> bool {
+        self.open.get(key).is_some_and(|file| {
+            let size = file.writer.bytes_written() + file.writer.in_progress_size();
+            file.rows >= self.settings.max_file_rows || size >= self.settings.max_file_bytes
+        })
     }
 
     /// Seals every file opened at or before `now_micros - max_file_age`.
@@ -161,20 +161,29 @@ impl TableFiles {
         }
     }
 
-    fn open_file(&self, store: &Store, key: &FileKey, part: &RecordBatch) -> Result<OpenFile, SinkError> {
+    /// Opens the file of `key` that starts with micro-batch `batch_id`, named after it.
+    fn open_file(
+        &self,
+        store: &Store,
+        key: &FileKey,
+        batch_id: &str,
+        part: &RecordBatch,
+    ) -> Result<OpenFile, SinkError> {
         let (table, hour) = key;
         let t = &self.tables[table.as_ref()];
-        let dir = format!("{table}/{}", layout::partition_dir(*hour));
-        let upload = store.upload(&dir, "parquet")?;
+        let mut name = Xxh3::new();
+        name.update(&t.spec.fingerprint.to_le_bytes());
+        name.update(table.as_bytes());
+        name.update(&hour.unwrap_or(i64::MIN).to_le_bytes());
+        let content = name.clone();
+        name.update(batch_id.as_bytes());
+        let opened_at_micros = earliest_ingested_at(part, t.ingested_at);
+        let file_name = layout::file_name(opened_at_micros, name.digest());
+        let upload = store.upload(format!("{table}/{}/{file_name}", layout::partition_dir(*hour)))?;
         let staging = upload.describe();
         let writer = ArrowWriter::try_new(upload, t.file_schema.clone(), Some(self.properties.clone()))
             .map_err(|source| SinkError::Encode { path: staging.clone(), source })?;
-        let mut digest = Xxh3::new();
-        digest.update(&t.spec.fingerprint.to_le_bytes());
-        digest.update(table.as_bytes());
-        digest.update(&hour.unwrap_or(i64::MIN).to_le_bytes());
-        let opened_at_micros = first_ingested_at(part, t.ingested_at);
-        Ok(OpenFile { writer, staging, dir, opened_at_micros, rows: 0, digest })
+        Ok(OpenFile { writer, staging, opened_at_micros, rows: 0, content })
     }
 
     /// Seals the files of `keys`. Their last row groups are encoded and synced side by side,
@@ -198,7 +207,7 @@ impl TableFiles {
         let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
         let ok = ok.into_iter().flatten();
         if let Some(Err(e)) = failed.into_iter().next() {
-            ok.for_each(|pending| store.discard(&pending.staged));
+            ok.for_each(|pending| store.discard(&pending));
             return Err(e);
         }
         sealed.extend(ok);
@@ -207,10 +216,11 @@ impl TableFiles {
 }
 
 /// Writes the file's last row group and footer, and stages it in the store.
-fn seal_file(store: &Store, file: OpenFile) -> Result<Pending, SinkError> {
+fn seal_file(store: &Store, mut file: OpenFile) -> Result<Pending, SinkError> {
+    let content = format!("{:016x}", file.content.digest());
+    file.writer.append_key_value_metadata(KeyValue::new(CONTENT_KEY.to_owned(), content.clone()));
     let upload = file.writer.into_inner().map_err(|source| SinkError::Encode { path: file.staging, source })?;
-    let key = format!("{}/{}", file.dir, layout::file_name(file.opened_at_micros, file.digest.digest()));
-    Ok(store.stage(upload, key)?)
+    Ok(Pending { content: Some(content), ..store.stage(upload)? })
 }
 
 impl Drop for TableFiles {
@@ -285,8 +295,10 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow
     RecordBatch::try_new(schema.clone(), columns)
 }
 
-fn first_ingested_at(batch: &RecordBatch, column: usize) -> i64 {
-    use arrow::array::{Array, AsArray};
+/// The earliest ingest time of `batch`: the smallest, not the first, since a query without
+/// ORDER BY may return the same rows in another order, and the time is part of the file name.
+fn earliest_ingested_at(batch: &RecordBatch, column: usize) -> i64 {
+    use arrow::array::AsArray;
     let times = batch.column(column).as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
-    (0..times.len()).find(|&i| times.is_valid(i)).map_or(0, |i| times.value(i))
+    arrow::compute::min(times).unwrap_or(0)
 }

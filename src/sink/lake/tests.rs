@@ -81,7 +81,7 @@ fn writer(dir: &Path, tune: impl FnOnce(&mut LakeSettings)) -> TestLake {
     tune(&mut settings);
     let store = Arc::new(Store::Local(LocalStore::open(dir.to_owned()).unwrap()));
     let specs = vec![TableSpec { table: "t".into(), fingerprint: 1, schema: schema() }];
-    let sink = LakeSink::new(settings, store.clone(), specs).unwrap();
+    let sink = LakeSink::new(settings, store.clone(), None, specs).unwrap();
     TestLake { sink, store, stats: CommitStats::default() }
 }
 

@@ -1,7 +1,9 @@
-//! Replay: reads raw page files (NDJSON, one response per line, plain or gzip) as micro-batches.
+//! Replay: reads raw page files (NDJSON, one response per line, plain or gzip), local or in S3,
+//! as micro-batches.
 //!
 //! Used for backfills, re-runs after a SQL change and benchmarks. Reading happens on a blocking
 //! thread that hands batches to a bounded channel, so a slow pipeline slows the reader down.
+//! S3 objects stream through a bounded buffer, the next one fetched while the current is read.
 
 mod config;
 
@@ -18,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::SourceError;
 use crate::page::{BatchLimits, BufferPool, CommitPoint, LineRef, PageBatch, SourceFile};
+use crate::store::{Location, ObjectInfo, S3Settings, S3Store, Store};
 
 const PAGE_FILE_ENDINGS: [&str; 6] = [".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -32,24 +35,95 @@ const MAX_PREALLOCATED_BYTES: usize = 64 << 20;
 /// decoding, so a buffer comes back about as often as one is needed; two cover the jitter.
 const FREE_BUFFERS: usize = 2;
 
-/// Expands the configured paths into the ordered list of page files to read.
+/// One input of a replay, in reading order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    /// An `s3://` prefix, listed when reading starts.
+    S3(Location),
+}
+
+/// A listed `s3://` prefix: its store and page objects.
+struct S3Objects {
+    store: S3Store,
+    objects: Vec<ObjectInfo>,
+}
+
+/// Expands the configured local paths into the ordered list of page files to read; `s3://`
+/// prefixes stay as they are, and are listed by [`read_files`] before it reads anything.
 ///
 /// Fails before any data is read when a path is missing or nothing is found, naming the path.
-pub fn list_files(config: &ReplayConfig) -> Result<Vec<PathBuf>, SourceError> {
-    let mut files = Vec::new();
-    for path in &config.paths {
+pub fn list_files(config: &ReplayConfig) -> Result<Vec<Input>, SourceError> {
+    let mut inputs = Vec::new();
+    for location in &config.inputs {
+        let Location::Local(path) = location else {
+            inputs.push(Input::S3(location.clone()));
+            continue;
+        };
         let meta = std::fs::metadata(path).map_err(|source| SourceError::Input { path: path.clone(), source })?;
+        let mut files = Vec::new();
         if meta.is_dir() {
             collect_dir(path, &mut files)?;
         } else {
             files.push(path.clone());
         }
+        inputs.extend(files.into_iter().map(Input::File));
     }
-    if files.is_empty() {
-        let named: Vec<String> = config.paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(SourceError::NoFiles(named.join(", ")));
+    if inputs.is_empty() {
+        return Err(no_files(config));
     }
-    Ok(files)
+    Ok(inputs)
+}
+
+fn no_files(config: &ReplayConfig) -> SourceError {
+    let named: Vec<String> = config.inputs.iter().map(ToString::to_string).collect();
+    SourceError::NoFiles(named.join(", "))
+}
+
+/// Whether `name` is a page file of a folder being read: hidden and `_`-prefixed names are not.
+fn is_page_file(name: &str) -> bool {
+    !name.starts_with(['.', '_']) && PAGE_FILE_ENDINGS.iter().any(|ending| name.ends_with(ending))
+}
+
+/// Lists every `s3://` input, so that a missing bucket or an empty prefix fails before anything
+/// is read. Blocking: call from a blocking thread.
+fn list_s3(
+    inputs: &[Input],
+    s3: &S3Settings,
+    cancel: &CancellationToken,
+) -> Result<Vec<Option<S3Objects>>, SourceError> {
+    if !inputs.iter().any(|input| matches!(input, Input::S3(_))) {
+        return Ok(inputs.iter().map(|_| None).collect());
+    }
+    let handle = tokio::runtime::Handle::try_current().map_err(|e| SourceError::Client(e.to_string()))?;
+    let mut listed = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let Input::S3(location) = input else {
+            listed.push(None);
+            continue;
+        };
+        let (store, objects) = handle.block_on(async {
+            let Store::S3(store) = crate::store::open(location, s3, cancel).await? else {
+                return Err(crate::store::StoreError::S3 {
+                    url: location.to_string(),
+                    message: "not an S3 location".into(),
+                });
+            };
+            let objects = store.objects("").await?;
+            Ok((store, objects))
+        })?;
+        // A named object is read whatever its name; below a prefix, the names a folder's are.
+        let objects: Vec<ObjectInfo> = objects
+            .into_iter()
+            .filter(|o| o.key.is_empty() || o.key.split('/').all(|part| !part.starts_with(['.', '_'])))
+            .filter(|o| o.key.is_empty() || is_page_file(o.key.rsplit('/').next().unwrap_or_default()))
+            .collect();
+        if objects.is_empty() {
+            return Err(SourceError::NoFiles(location.to_string()));
+        }
+        listed.push(Some(S3Objects { store, objects }));
+    }
+    Ok(listed)
 }
 
 fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> {
@@ -62,7 +136,7 @@ fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> 
         }
         if path.is_dir() {
             collect_dir(&path, files)?;
-        } else if PAGE_FILE_ENDINGS.iter().any(|ending| name.ends_with(ending)) {
+        } else if is_page_file(name) {
             files.push(path);
         }
     }
@@ -75,12 +149,14 @@ fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> 
 /// Returns when all files are read, the receiver is gone, or `cancel` fires. Blocking: run it on
 /// a blocking thread.
 pub fn read_files(
-    files: &[PathBuf],
+    inputs: &[Input],
     kind: Option<crate::page::Kind>,
+    s3: &S3Settings,
     limits: BatchLimits,
     tx: &mpsc::Sender<PageBatch>,
     cancel: &CancellationToken,
 ) -> Result<(), SourceError> {
+    let listed = list_s3(inputs, s3, cancel)?;
     let pool = BufferPool::new(FREE_BUFFERS);
     let mut batcher = Batcher {
         limits,
@@ -93,28 +169,35 @@ pub fn read_files(
         unverified: false,
     };
     batcher.batch.buf = batcher.pool.take(batcher.capacity());
-    for path in files {
-        let io_err = |source| SourceError::Input { path: path.clone(), source };
-        let file = File::open(path).map_err(io_err)?;
-        let modified_micros = file
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_micros() as i64);
-        let source = Arc::new(SourceFile { path: path.clone(), modified_micros, kind });
-        let (reader, gzip) = open_maybe_gzip(file).map_err(io_err)?;
-        // A damaged gzip file can decode to wrong bytes before its checksum fails at the end:
-        // until then, nothing read from it may be committed.
-        batcher.unverified = gzip;
-        if batcher.read_file(reader, &source).map_err(io_err)? == Flow::Stop {
-            return Ok(());
-        }
-        if gzip {
-            batcher.unverified = false;
-            if batcher.cut(batcher.batch.buf.len()) == Flow::Stop {
-                return Ok(());
+    for (input, s3) in inputs.iter().zip(listed) {
+        let flow = match (input, s3) {
+            (_, Some(S3Objects { store, objects })) => {
+                let mut stream = store.stream(objects);
+                let mut flow = Flow::Continue;
+                while flow == Flow::Continue
+                    && let Some((object, url, reader)) = stream.next_object()
+                {
+                    let path = PathBuf::from(url);
+                    let source = Arc::new(SourceFile { path, modified_micros: object.modified_micros, kind });
+                    flow = batcher.read_source(reader, &source)?;
+                }
+                flow
             }
+            (Input::File(path), None) => {
+                let file = File::open(path).map_err(|source| SourceError::Input { path: path.clone(), source })?;
+                let modified_micros = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_micros() as i64);
+                let source = Arc::new(SourceFile { path: path.clone(), modified_micros, kind });
+                batcher.read_source(file, &source)?
+            }
+            (Input::S3(location), None) => return Err(SourceError::NoFiles(location.to_string())),
+        };
+        if flow == Flow::Stop {
+            return Ok(());
         }
     }
     if !cancel.is_cancelled() {
@@ -148,12 +231,29 @@ struct Batcher<'a> {
 }
 
 impl Batcher<'_> {
+    /// Reads one page file, plain or gzip, from `reader`.
+    fn read_source(&mut self, reader: impl Read + Send, source: &Arc<SourceFile>) -> Result<Flow, SourceError> {
+        let io_err = |e| SourceError::Input { path: source.path.clone(), source: e };
+        let (reader, gzip) = open_maybe_gzip(reader).map_err(io_err)?;
+        // A damaged gzip file can decode to wrong bytes before its checksum fails at the end:
+        // until then, nothing read from it may be committed.
+        self.unverified = gzip;
+        if self.read_file(reader, source).map_err(io_err)? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+        if gzip {
+            self.unverified = false;
+            return Ok(self.cut(self.batch.buf.len()));
+        }
+        Ok(Flow::Continue)
+    }
+
     /// A batch buffer big enough that it rarely grows: the byte limit plus a chunk or two.
     fn capacity(&self) -> usize {
         self.limits.max_bytes.min(MAX_PREALLOCATED_BYTES) + 2 * self.chunk
     }
 
-    fn read_file(&mut self, mut reader: Box<dyn Read + Send>, source: &Arc<SourceFile>) -> std::io::Result<Flow> {
+    fn read_file(&mut self, mut reader: Box<dyn Read + Send + '_>, source: &Arc<SourceFile>) -> std::io::Result<Flow> {
         let mut line_no = 0;
         // The first byte of the line being read; bytes before `search` hold no newline after it.
         let mut line_start = self.batch.buf.len();
@@ -202,7 +302,7 @@ impl Batcher<'_> {
 }
 
 /// The file's lines, decompressed if it is gzip, and whether it is.
-fn open_maybe_gzip(file: File) -> std::io::Result<(Box<dyn Read + Send>, bool)> {
+fn open_maybe_gzip<'a>(file: impl Read + Send + 'a) -> std::io::Result<(Box<dyn Read + Send + 'a>, bool)> {
     // Plain files: reads of a whole chunk bypass this buffer once the peeked bytes are used.
     let mut reader = BufReader::with_capacity(PEEK_BUFFER_BYTES, file);
     let is_gzip = reader.fill_buf()?.starts_with(&GZIP_MAGIC);
@@ -222,13 +322,17 @@ pub fn read_to_vec(path: &Path) -> Result<Vec<u8>, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn local(files: &[PathBuf]) -> Vec<Input> {
+        files.iter().cloned().map(Input::File).collect()
+    }
     use std::io::Write;
 
     /// The batches read from `files` but for empty ones, which only mark commit points; only
     /// the last batch marks the end of the input.
     fn read_all(files: &[PathBuf], limits: BatchLimits) -> Vec<PageBatch> {
         let (tx, mut rx) = mpsc::channel(100);
-        read_files(files, None, limits, &tx, &CancellationToken::new()).unwrap();
+        read_files(&local(files), None, &S3Settings::default(), limits, &tx, &CancellationToken::new()).unwrap();
         drop(tx);
         let mut batches: Vec<PageBatch> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
         let ends: Vec<bool> = batches.iter().map(|b| b.commit_point == Some(CommitPoint::EndOfInput)).collect();
@@ -249,7 +353,7 @@ mod tests {
         enc.finish().unwrap();
         let (tx, mut rx) = mpsc::channel(100);
         let limits = BatchLimits { max_pages: 2, max_bytes: 1 << 20 };
-        read_files(&[plain, gz], None, limits, &tx, &CancellationToken::new()).unwrap();
+        read_files(&local(&[plain, gz]), None, &S3Settings::default(), limits, &tx, &CancellationToken::new()).unwrap();
         drop(tx);
         let marks: Vec<(usize, Option<CommitPoint>)> =
             std::iter::from_fn(|| rx.try_recv().ok()).map(|b| (b.lines.len(), b.commit_point)).collect();
@@ -267,7 +371,15 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(100);
         let cancel = CancellationToken::new();
         cancel.cancel();
-        read_files(&[file], None, BatchLimits { max_pages: 3, max_bytes: 1 << 20 }, &tx, &cancel).unwrap();
+        read_files(
+            &local(&[file]),
+            None,
+            &S3Settings::default(),
+            BatchLimits { max_pages: 3, max_bytes: 1 << 20 },
+            &tx,
+            &cancel,
+        )
+        .unwrap();
         drop(tx);
         let batches: Vec<PageBatch> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
         assert!(batches.iter().all(|b| b.commit_point.is_none()), "{} batches", batches.len());
@@ -285,9 +397,9 @@ mod tests {
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
 
         let files = list_files(&ReplayConfig::new(vec![dir.path().to_owned()], None)).unwrap();
-        assert_eq!(files, vec![plain.clone(), gz.clone()]);
+        assert_eq!(files, local(&[plain.clone(), gz.clone()]));
 
-        let batches = read_all(&files, BatchLimits { max_pages: 2, max_bytes: 1 << 20 });
+        let batches = read_all(&[plain.clone(), gz.clone()], BatchLimits { max_pages: 2, max_bytes: 1 << 20 });
         assert_eq!(batches.iter().map(|b| b.lines.len()).collect::<Vec<_>>(), vec![2, 2]);
         assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![0, 1]);
         let all: Vec<(String, u64, String)> = batches
@@ -322,7 +434,9 @@ mod tests {
 
         // One batch in flight at a time, dropped once read: the reader refills freed buffers.
         let (tx, mut rx) = mpsc::channel(1);
-        let reader = std::thread::spawn(move || read_files(&[file], None, limits, &tx, &CancellationToken::new()));
+        let reader = std::thread::spawn(move || {
+            read_files(&local(&[file]), None, &S3Settings::default(), limits, &tx, &CancellationToken::new())
+        });
         let mut reused = Vec::new();
         while let Some(batch) = rx.blocking_recv() {
             if !batch.lines.is_empty() {

@@ -1,0 +1,100 @@
+//! Retrying S3 calls: transient failures (no connection, timeouts, 5xx, throttling) are retried
+//! with capped, jittered exponential backoff until they succeed or the run stops; anything else
+//! comes back at once, classified.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use tokio_util::sync::CancellationToken;
+
+/// The first wait after a failed attempt; each later wait doubles, up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between attempts: an outage is noticed to be over within this long.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Attempts still made once the run is stopping, so a brief blip does not fail the last commit.
+pub const ATTEMPTS_WHILE_STOPPING: u32 = 3;
+
+/// Why an S3 call did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// `If-None-Match: *` found the key taken.
+    Precondition,
+    /// A 404, with its error code (`NoSuchKey`, `NoSuchUpload`, `NoSuchBucket`).
+    NotFound { code: String, message: String },
+    /// Refused for good (access denied, bad request): the user must act.
+    Permanent(String),
+    /// Still failing when the run stopped.
+    GaveUp { attempts: u32, message: String },
+}
+
+enum Class {
+    Transient(String),
+    Final(Failure),
+}
+
+fn classify<E>(err: &SdkError<E>) -> Class
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = DisplayErrorContext(err).to_string();
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Class::Transient(message)
+        }
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            let code = service.err().code().unwrap_or_default().to_owned();
+            match (status, code.as_str()) {
+                (412, _) => Class::Final(Failure::Precondition),
+                (408 | 429 | 500..=599, _) | (_, "SlowDown" | "RequestTimeout" | "InternalError") => {
+                    Class::Transient(message)
+                }
+                (404, _) => Class::Final(Failure::NotFound { code, message }),
+                _ => Class::Final(Failure::Permanent(message)),
+            }
+        }
+        _ => Class::Final(Failure::Permanent(message)),
+    }
+}
+
+/// Runs `call` until it succeeds or fails for a reason a retry cannot fix. Transient failures
+/// are retried for as long as the run goes on, which holds up the sink and, through the bounded
+/// channels, the source; once `cancel` fires, [`ATTEMPTS_WHILE_STOPPING`] more are made.
+pub async fn retry<T, E, F, Fut>(what: &str, cancel: &CancellationToken, mut call: F) -> Result<T, Failure>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E>>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempts = 0u32;
+    let mut left_when_stopping = ATTEMPTS_WHILE_STOPPING;
+    loop {
+        attempts += 1;
+        let err = match call().await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let message = match classify(&err) {
+            Class::Final(failure) => return Err(failure),
+            Class::Transient(message) => message,
+        };
+        if cancel.is_cancelled() {
+            if left_when_stopping == 0 {
+                return Err(Failure::GaveUp { attempts, message });
+            }
+            left_when_stopping -= 1;
+        }
+        // One line per doubling: an hour-long outage logs a few dozen lines, not thousands.
+        if attempts.is_power_of_two() {
+            tracing::warn!(what, attempts, error = %message, "S3 unavailable; retrying");
+        }
+        let wait = backoff.mul_f64(rand::random_range(0.5..=1.0));
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = cancel.cancelled(), if !cancel.is_cancelled() => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
