@@ -57,7 +57,11 @@ impl Error {
         match self {
             Error::Source(SourceError::Login(LoginError::Pull(PullError::Transient { .. }))) => Blame::Service,
             Error::Query(transform::QueryError::Internal { .. }) => Blame::Bug,
-            Error::Config(_) | Error::Query(_) | Error::Source(_) | Error::Lock(_) | Error::Store(_) => Blame::User,
+            Error::Store(e)
+            | Error::Source(SourceError::Store(e))
+            | Error::Commit(pipeline::CommitError::Store(e))
+            | Error::Sink(_, sink::SinkError::Store(e)) => e.blame(),
+            Error::Config(_) | Error::Query(_) | Error::Source(_) | Error::Lock(_) => Blame::User,
             Error::Commit(_) => Blame::User,
             Error::Sink(_, e) => match e {
                 sink::SinkError::Store(_) | sink::SinkError::Io { .. } | sink::SinkError::Schema(_) => Blame::User,

@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arrow::array::AsArray;
-use common::{BIN, has_staged_objects, lake_plays, lake_rows, read_table, repo, visible_files, wait_until};
+use common::{BIN, has_staged_objects, lake_plays, lake_rows, repo, visible_files, wait_until};
 use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
 use tunestream::source::simulator::{SimConfig, Simulator};
 use tunestream::source::synthetic::{EntryShape, playlist_pages};
@@ -217,31 +215,6 @@ fn live_config(sim: &Simulator, dir: &Path) -> PathBuf {
     common::config_with_jobs(sim, dir, 1_000_000, &format!("{}[pipeline]\nbatch_max_pages = 1\n", playlists.concat()))
 }
 
-/// Every entry of every playlist (unchanged during the test) in the lake once, at its position.
-fn assert_playlist_entries_exactly_once(lake: &Path, sim: &Simulator) {
-    let mut entries: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
-    for batch in read_table(lake, "playlist_tracks") {
-        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
-        let (ids, snapshots, positions, uris) =
-            (column("playlist_id"), column("snapshot_id"), column("position"), column("track_uri"));
-        for i in 0..batch.num_rows() {
-            let key = (ids.as_string::<i32>().value(i).to_owned(), snapshots.as_string::<i32>().value(i).to_owned());
-            let position = positions.as_primitive::<arrow::datatypes::Int64Type>().value(i);
-            entries.entry(key).or_default().push((position, uris.as_string::<i32>().value(i).to_owned()));
-        }
-    }
-    // A playlist with no entry (or only null ones) has no rows.
-    let truth: Vec<_> = sim.truth().playlists().into_iter().filter(|p| p.uris.iter().any(Option::is_some)).collect();
-    assert_eq!(entries.len(), truth.len(), "every playlist is in the lake at its one snapshot");
-    for playlist in truth {
-        let mut lake = entries.remove(&(playlist.playlist_id.clone(), playlist.snapshot_id.clone())).unwrap();
-        lake.sort();
-        let expected: Vec<(i64, String)> =
-            playlist.uris.iter().enumerate().filter_map(|(i, uri)| Some((i as i64, uri.clone()?))).collect();
-        assert_eq!(lake, expected, "entries of playlist {} missing, extra or misplaced", playlist.playlist_id);
-    }
-}
-
 /// Crashes a live run at the second time it reaches fault point `point`, restarts it, and
 /// checks every play and playlist entry against the simulator.
 async fn crash_at_and_restart(point: &str) {
@@ -271,7 +244,7 @@ async fn crash_at_and_restart(point: &str) {
     assert!(!has_staged_objects(&lake), "staged objects left after a clean stop");
     assert!(!dir.path().join("state").join(tunestream::pipeline::MANIFEST_FILE).exists());
     common::assert_plays_exactly_once(&lake, &sim);
-    assert_playlist_entries_exactly_once(&lake, &sim);
+    common::assert_playlist_entries_exactly_once(&lake, &sim);
     sim.stop().await;
 }
 

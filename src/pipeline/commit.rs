@@ -104,7 +104,14 @@ impl Committer {
             return Ok(());
         }
         let Some(path) = self.manifest.clone() else {
-            return objects.iter().try_for_each(|pending| self.publish(pending));
+            for (i, pending) in objects.iter().enumerate() {
+                if let Err(e) = self.publish(pending) {
+                    // Nothing will complete these: without a manifest, a rerun stages them anew.
+                    self.discard(&objects[i + 1..]);
+                    return Err(e);
+                }
+            }
+            return Ok(());
         };
         let manifest = Manifest {
             objects,

@@ -102,10 +102,16 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process).await),
     };
     let lake_root = outputs.lake().map(|store| store.root()).unwrap_or_default();
+    let stores: Vec<Arc<crate::store::Store>> =
+        outputs.sinks.iter().map(|(_, store)| store.clone()).chain(outputs.raw.clone()).collect();
     let (links, sinks) = sinks::start(sinks, capacity);
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, outputs.committer, policy).run(out_rx));
-    let committed = finish(source, process, sinks, barrier, &cancel).await?;
+    let committed = finish(source, process, sinks, barrier, &cancel).await;
+    for store in &stores {
+        store.settle().await;
+    }
+    let committed = committed?;
     let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
     let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
     if Counters::get(&source_counters.requests) > 0 || !source_counters.problems().is_empty() {

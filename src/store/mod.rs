@@ -97,7 +97,9 @@ pub enum StoreError {
     S3 { url: String, message: String },
     /// S3 could not be reached before the run stopped: the service is down; the next start
     /// completes what was not committed.
-    #[error("{url}: S3 still unreachable after {attempts} attempts when the run stopped: {message}")]
+    #[error(
+        "{url}: S3 still unreachable after {attempts} attempts when the run stopped ({message}); nothing after the last checkpoint was committed, and the next start writes it again"
+    )]
     Unreachable { url: String, attempts: u32, message: String },
     /// The key holds another object than this write would have produced. tunestream never
     /// overwrites a key, so the user must find out who wrote it.
@@ -178,6 +180,13 @@ impl Store {
             (Store::Local(_), Staged::Local { temp }) => drop(std::fs::remove_file(temp)),
             (Store::S3(s3), Staged::S3 { upload_id, .. }) => s3.discard(&pending.key, upload_id),
             _ => {}
+        }
+    }
+
+    /// Waits for the clean-up the store started in the background (S3 aborts), a bounded time.
+    pub async fn settle(&self) {
+        if let Store::S3(s3) = self {
+            s3.settle().await;
         }
     }
 

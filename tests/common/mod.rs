@@ -2,6 +2,8 @@
 //! reading the lake back with the Parquet reader (not tunestream's writer).
 #![allow(dead_code, reason = "each test file uses its own subset")]
 
+pub mod s3;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -266,4 +268,29 @@ pub fn jsonl_records(dir: &Path, table: &str) -> Vec<serde_json::Value> {
             text.lines().map(|line| serde_json::from_str(line).unwrap()).collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// Every entry of every playlist (unchanged during the test) in the lake once, at its position.
+pub fn assert_playlist_entries_exactly_once(lake: &Path, sim: &Simulator) {
+    let mut entries: BTreeMap<(String, String), Vec<(i64, String)>> = BTreeMap::new();
+    for batch in read_table(lake, "playlist_tracks") {
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let (ids, snapshots, positions, uris) =
+            (column("playlist_id"), column("snapshot_id"), column("position"), column("track_uri"));
+        for i in 0..batch.num_rows() {
+            let key = (ids.as_string::<i32>().value(i).to_owned(), snapshots.as_string::<i32>().value(i).to_owned());
+            let position = positions.as_primitive::<arrow::datatypes::Int64Type>().value(i);
+            entries.entry(key).or_default().push((position, uris.as_string::<i32>().value(i).to_owned()));
+        }
+    }
+    // A playlist with no entry (or only null ones) has no rows.
+    let truth: Vec<_> = sim.truth().playlists().into_iter().filter(|p| p.uris.iter().any(Option::is_some)).collect();
+    assert_eq!(entries.len(), truth.len(), "every playlist is in the lake at its one snapshot");
+    for playlist in truth {
+        let mut lake = entries.remove(&(playlist.playlist_id.clone(), playlist.snapshot_id.clone())).unwrap();
+        lake.sort();
+        let expected: Vec<(i64, String)> =
+            playlist.uris.iter().enumerate().filter_map(|(i, uri)| Some((i as i64, uri.clone()?))).collect();
+        assert_eq!(lake, expected, "entries of playlist {} missing, extra or misplaced", playlist.playlist_id);
+    }
 }

@@ -23,6 +23,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::{Committed, StoreError};
 
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     handle: Handle,
     /// The run's cancellation: retries stop soon after it fires.
     cancel: CancellationToken,
+    /// Aborts started without waiting, awaited by [`S3Store::settle`] before the run ends.
+    background: TaskTracker,
 }
 
 /// A bucket and key prefix.
@@ -50,7 +53,16 @@ pub struct S3Store {
     shared: Arc<Shared>,
 }
 
+/// How long a stopping run waits for its last aborts.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Shared {
+    /// Aborts an upload in the background; [`S3Store::settle`] waits for it.
+    fn abort_later(self: &Arc<Self>, key: String, upload_id: String) {
+        let shared = self.clone();
+        self.background.spawn_on(async move { upload::abort(&shared, &key, &upload_id).await }, &self.handle);
+    }
+
     fn full_key(&self, key: &str) -> String {
         let key = key.trim_start_matches('/');
         if self.prefix.is_empty() { key.to_owned() } else { format!("{}/{key}", self.prefix) }
@@ -81,7 +93,8 @@ impl S3Store {
         settings: S3Settings,
         cancel: CancellationToken,
     ) -> Result<Self, StoreError> {
-        let shared = Shared { client, bucket, prefix, settings, handle: Handle::current(), cancel };
+        let background = TaskTracker::new();
+        let shared = Shared { client, bucket, prefix, settings, handle: Handle::current(), cancel, background };
         let url = shared.url(&shared.prefix);
         let checked =
             retry("check bucket", &shared.cancel, || shared.client.head_bucket().bucket(&shared.bucket).send());
@@ -186,9 +199,7 @@ impl S3Store {
     /// Aborts an upload that will never be committed, without waiting: a leftover is aborted
     /// at the next start.
     pub(super) fn discard(&self, key: &str, upload_id: &str) {
-        let shared = self.shared.clone();
-        let (key, upload_id) = (shared.full_key(key), upload_id.to_owned());
-        self.shared.handle.spawn(async move { upload::abort(&shared, &key, &upload_id).await });
+        self.shared.abort_later(self.shared.full_key(key), upload_id.to_owned());
     }
 
     /// Aborts every multipart upload below the prefix: after an interrupted checkpoint was
@@ -225,6 +236,15 @@ impl S3Store {
                 id_marker = page.next_upload_id_marker().map(str::to_owned);
             }
         })
+    }
+
+    /// Waits (a bounded time) for the aborts started without waiting, so a run that stops
+    /// leaves no upload open that it could close.
+    pub async fn settle(&self) {
+        self.shared.background.close();
+        if tokio::time::timeout(SETTLE_LIMIT, self.shared.background.wait()).await.is_err() {
+            tracing::warn!(store = %self.root(), "uploads still being aborted; the next start aborts what is left");
+        }
     }
 
     /// Objects below `prefix` (relative to the store), with their sizes, sorted by key.

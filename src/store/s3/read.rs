@@ -53,7 +53,9 @@ pub(super) async fn list(shared: &Shared, prefix: &str) -> Result<Vec<ObjectInfo
                 objects.push(ObjectInfo {
                     key: key.strip_prefix(&root).unwrap_or(key).to_owned(),
                     size: object.size().unwrap_or(0).max(0) as u64,
-                    modified_micros: object.last_modified().map_or(0, |t| t.as_secs_f64() as i64 * 1_000_000),
+                    modified_micros: object
+                        .last_modified()
+                        .map_or(0, |t| t.secs() * 1_000_000 + i64::from(t.subsec_nanos() / 1000)),
                 });
             }
         }

@@ -124,8 +124,7 @@ impl S3Upload {
     pub(crate) fn abort(mut self) {
         self.in_flight.drain(..).for_each(|task| task.abort());
         if let Some(upload_id) = self.upload_id.take() {
-            let (shared, key) = (self.shared.clone(), self.key.clone());
-            self.shared.handle.spawn(async move { abort(&shared, &key, &upload_id).await });
+            self.shared.abort_later(self.key.clone(), upload_id);
         }
     }
 }
@@ -176,6 +175,7 @@ async fn upload_part(
     })
     .await
     .map_err(|failure| shared.error(key, failure))?;
+    crate::fault::crash_point("s3.part_uploaded");
     let etag = uploaded.e_tag().map_or_else(|| format!("\"{}\"", hex(&md5)), str::to_owned);
     Ok(Part { number, etag })
 }

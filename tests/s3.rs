@@ -1,0 +1,361 @@
+//! The lake on S3, end to end against a real S3-protocol server on loopback (moto, started by
+//! `scripts/test`), read back with an independent client (boto3) and the Parquet reader.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use common::s3::{aws_env, bucket, download, endpoint, open_uploads, tool};
+use common::{BIN, lake_rows, repo, visible_files, wait_until};
+use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
+use tunestream::source::simulator::{SimConfig, Simulator};
+
+/// `tunestream replay INPUTS --lake LAKE` against `endpoint`, output captured.
+fn replay(inputs: &[&str], lake: &str, endpoint: &str) -> Command {
+    let mut command = Command::new(BIN);
+    command.arg("replay").args(inputs).args(["--lake", lake, "--queries"]).arg(repo().join("queries"));
+    aws_env(&mut command, endpoint).env("RUST_LOG", "warn").env_remove(FAULT_VAR);
+    command
+}
+
+fn succeeded(out: Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status.code());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn relative_names(dir: &Path) -> Vec<String> {
+    visible_files(dir).iter().map(|p| p.to_str().unwrap().to_owned()).collect()
+}
+
+/// The sample pages split in two files, so one can be read from S3 and one from disk.
+fn split_samples(dir: &Path) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(repo().join("samples/spotify_pages.ndjson")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let (a, b) = (dir.join("a.ndjson"), dir.join("b.ndjson"));
+    std::fs::write(&a, first.join("\n")).unwrap();
+    std::fs::write(&b, second.join("\n")).unwrap();
+    (a, b)
+}
+
+#[test]
+fn a_replay_into_s3_holds_the_rows_of_a_local_replay_under_the_same_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = split_samples(dir.path());
+    let local = dir.path().join("local");
+    succeeded(
+        replay(&[a.to_str().unwrap(), b.to_str().unwrap()], local.to_str().unwrap(), &endpoint()).output().unwrap(),
+    );
+
+    // Half the input from disk, half from S3, on one command line.
+    let bucket = bucket("replay");
+    tool(&["put", &bucket, "input/b.ndjson", b.to_str().unwrap()]);
+    let lake = format!("s3://{bucket}/lake");
+    let input = format!("s3://{bucket}/input/");
+    let summary = succeeded(replay(&[a.to_str().unwrap(), &input], &lake, &endpoint()).output().unwrap());
+    assert!(summary.contains(&format!("lake in {lake}")), "{summary}");
+
+    let copy = dir.path().join("copy");
+    let keys = download(&bucket, "lake", &copy);
+    assert_eq!(keys, relative_names(&local), "the same layout and file names as on disk");
+    assert_eq!(lake_rows(&copy), lake_rows(&local));
+    assert!(open_uploads(&bucket).is_empty(), "no upload left open");
+
+    // A rerun finds every file in place, each checked to be the one it would write.
+    let again = succeeded(replay(&[a.to_str().unwrap(), &input], &lake, &endpoint()).output().unwrap());
+    assert!(again.contains(&format!("0 files (0.0 MB), {} already present", keys.len())), "{again}");
+    assert!(open_uploads(&bucket).is_empty(), "the rerun's uploads were aborted");
+}
+
+#[test]
+fn an_object_in_the_way_is_never_overwritten_and_the_error_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = split_samples(dir.path());
+    let inputs = [a.to_str().unwrap(), b.to_str().unwrap()];
+    let bucket = bucket("conflict");
+    succeeded(replay(&inputs, &format!("s3://{bucket}/first"), &endpoint()).output().unwrap());
+    let keys = download(&bucket, "first", &dir.path().join("first"));
+    let taken = &keys[keys.len() / 2];
+
+    let squatter = dir.path().join("squatter");
+    std::fs::write(&squatter, "not what tunestream would write").unwrap();
+    tool(&["put", &bucket, &format!("second/{taken}"), squatter.to_str().unwrap()]);
+    let out = replay(&inputs, &format!("s3://{bucket}/second"), &endpoint()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "the user must act: {stderr}");
+    assert!(
+        stderr.contains(&format!("s3://{bucket}/second/{taken}")) && stderr.contains("never overwrites"),
+        "{stderr}"
+    );
+    let kept = download(&bucket, "second", &dir.path().join("second"));
+    assert!(kept.contains(taken));
+    assert_eq!(std::fs::read(dir.path().join("second").join(taken)).unwrap(), std::fs::read(&squatter).unwrap());
+    assert!(open_uploads(&bucket).is_empty(), "the refused upload was aborted");
+}
+
+#[test]
+fn a_missing_bucket_stops_the_run_at_once_saying_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = split_samples(dir.path());
+    let out = replay(&[a.to_str().unwrap()], "s3://no-such-bucket-here/lake", &endpoint()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no-such-bucket-here") && stderr.contains("does not exist"), "{stderr}");
+}
+
+/// A client of the test server built here, not through tunestream's AWS chain.
+fn test_client() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "tests"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_object_goes_up_in_equal_parts_while_it_is_written_and_appears_only_at_commit() {
+    use std::io::Write;
+    use tunestream::store::{Committed, S3Settings, S3Store, Store};
+
+    let bucket = bucket("multipart");
+    let settings = S3Settings { part_bytes: 5 << 20, ..S3Settings::default() };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let store = S3Store::open(test_client(), bucket.clone(), "lake".into(), settings, cancel).await.unwrap();
+    let store = Store::S3(store);
+    let key = "t/dt=2026-12-01/hour=00/part-big.parquet";
+    // 12 MiB that do not compress to anything: parts of 5, 5 and 2 MiB.
+    let body: Vec<u8> = (0..12u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let (pending, parts_while_writing) = tokio::task::spawn_blocking({
+        let bucket = bucket.clone();
+        move || {
+            let mut upload = store.upload(key.into()).unwrap();
+            for chunk in body[..11 << 20].chunks(64 << 10) {
+                upload.write_all(chunk).unwrap();
+            }
+            // Two parts are up or on their way while the last megabyte is still unwritten.
+            wait_until("the first part is uploaded", || {
+                tool(&["parts", &bucket, &format!("lake/{key}")])["parts"].as_array().unwrap().len() >= 1
+            });
+            let parts = tool(&["parts", &bucket, &format!("lake/{key}")]);
+            upload.write_all(&body[11 << 20..]).unwrap();
+            let pending = store.stage(upload).unwrap();
+            assert!(tool(&["keys", &bucket, "lake"])["keys"].as_array().unwrap().is_empty(), "visible before commit");
+            assert_eq!(store.commit(&pending).unwrap(), Committed::Created);
+            assert_eq!(store.commit(&pending).unwrap(), Committed::Created, "a second commit finds it in place");
+            (pending, parts)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(parts_while_writing["parts"].as_array().unwrap().iter().all(|size| size.as_u64() == Some(5 << 20)));
+    let head = tool(&["head", &bucket, &format!("lake/{key}")]);
+    assert_eq!(head["size"].as_u64(), Some(12 << 20));
+    assert_eq!(pending.bytes, 12 << 20);
+    let sizes: Vec<u64> = head["part_sizes"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
+    assert_eq!(sizes, [5 << 20, 5 << 20, 2 << 20], "equal parts but the last");
+    assert!(head["etag"].as_str().unwrap().ends_with("-3"));
+    let dir = tempfile::tempdir().unwrap();
+    download(&bucket, "lake", dir.path());
+    let expected: Vec<u8> = (0..12u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    assert!(std::fs::read(dir.path().join(key)).unwrap() == expected, "the object holds exactly what was written");
+    assert!(open_uploads(&bucket).is_empty());
+}
+
+/// A run config over `sim` with playlists too, in one-page micro-batches.
+fn live_config(sim: &Simulator, dir: &Path) -> PathBuf {
+    let playlists =
+        ["alice", "bob"].map(|u| format!("[[jobs]]\ntype = \"user_playlists\"\nuser = \"{u}\"\nevery_secs = 1\n"));
+    common::config_with_jobs(sim, dir, 1_000_000, &format!("{}[pipeline]\nbatch_max_pages = 1\n", playlists.concat()))
+}
+
+fn live_sim_config() -> SimConfig {
+    // Playlists never change during a test, so the truth names the one snapshot of each.
+    SimConfig { plays_per_minute: 120.0, playlist_change_every_secs: 1_000_000, ..SimConfig::default() }
+}
+
+/// `tunestream run` into `lake` through `endpoint`, output captured.
+fn run(config: &Path, lake: &str, endpoint: &str) -> Command {
+    let mut command = common::run(config);
+    command.args(["--force", "--lake", lake]);
+    aws_env(&mut command, endpoint);
+    command
+}
+
+/// Checks every play and playlist entry of the lake at `s3://bucket/lake` against `sim`.
+fn assert_lake_exactly_once(bucket: &str, sim: &Simulator, dir: &Path) -> PathBuf {
+    let copy = dir.join(format!("copy-{}", visible_files(dir).len()));
+    download(bucket, "lake", &copy);
+    common::assert_plays_exactly_once(&copy, sim);
+    common::assert_playlist_entries_exactly_once(&copy, sim);
+    assert!(open_uploads(bucket).is_empty(), "no incomplete upload is left behind");
+    copy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_into_s3_keeps_its_raw_zone_there_and_a_replay_of_it_rebuilds_the_same_tables() {
+    let sim = Simulator::start(live_sim_config(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
+    let config = live_config(&sim, dir.path());
+    let bucket = bucket("live");
+    let lake = format!("s3://{bucket}/lake");
+    succeeded(run(&config, &lake, &endpoint()).args(["--for", "4s"]).output().unwrap());
+    let copy = assert_lake_exactly_once(&bucket, &sim, dir.path());
+    assert!(copy.join("_raw").is_dir(), "the raw zone is in the lake on S3");
+
+    let rebuilt = format!("s3://{bucket}/rebuilt");
+    // One page a micro-batch, as the run cut them: the same batches get the same lineage ids.
+    let mut replay_raw = replay(&[&format!("{lake}/_raw/")], &rebuilt, &endpoint());
+    succeeded(replay_raw.env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1").output().unwrap());
+    let rebuilt_copy = dir.path().join("rebuilt");
+    download(&bucket, "rebuilt", &rebuilt_copy);
+    assert_eq!(lake_rows(&rebuilt_copy), lake_rows(&copy), "the raw zone replays into the same tables");
+    sim.stop().await;
+}
+
+/// Crashes a live run into S3 the second time it reaches fault point `point`, restarts it, and
+/// checks the lake against the simulator.
+async fn crash_at_and_restart(point: &str) {
+    let sim = Simulator::start(live_sim_config(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
+    let config = live_config(&sim, dir.path());
+    let bucket = bucket("crash");
+    let lake = format!("s3://{bucket}/lake");
+
+    let child = run(&config, &lake, &endpoint()).env(FAULT_VAR, format!("{point}@2")).spawn().unwrap();
+    let crashed = wait_or_kill(child, Duration::from_secs(60)).await;
+    let stderr = String::from_utf8_lossy(&crashed.stderr);
+    assert_eq!(crashed.status.code(), Some(CRASH_EXIT_CODE), "the run did not stop at {point}: {stderr}");
+
+    succeeded(run(&config, &lake, &endpoint()).args(["--for", "4s"]).output().unwrap());
+    assert!(!dir.path().join("state").join(tunestream::pipeline::MANIFEST_FILE).exists());
+    assert_lake_exactly_once(&bucket, &sim, dir.path());
+    sim.stop().await;
+}
+
+/// Waits for `child`, killing it after `limit`: a run that never reaches its fault point would
+/// otherwise run forever.
+async fn wait_or_kill(child: Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let watchdog = tokio::spawn(async move {
+        tokio::time::sleep(limit).await;
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    });
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    watchdog.abort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_inside_an_upload_restarts_with_every_row_once() {
+    crash_at_and_restart("s3.part_uploaded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_between_the_uploads_of_a_checkpoint_restarts_with_every_row_once() {
+    crash_at_and_restart("commit.between_objects").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_before_its_checkpoint_is_saved_restarts_with_every_row_once() {
+    crash_at_and_restart("commit.before_state").await;
+}
+
+/// A TCP proxy to the S3 server on a port of its own: killing it is an outage.
+struct Proxy {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Proxy {
+    fn new() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut proxy = Self { port, child: None };
+        proxy.start();
+        proxy
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn start(&mut self) {
+        let target = endpoint().rsplit(':').next().unwrap().trim_end_matches('/').to_owned();
+        let python = std::env::var("TUNESTREAM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(python)
+            .arg(repo().join("tests/tools/tcp_proxy.py"))
+            .args([&self.port.to_string(), &target])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "listening");
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn plays_files(bucket: &str) -> usize {
+    let keys = tool(&["keys", bucket, "lake/plays"]);
+    keys["keys"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_outage_holds_the_run_back_and_nothing_is_lost() {
+    let sim = Simulator::start(live_sim_config(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
+    let config = live_config(&sim, dir.path());
+    let bucket = bucket("outage");
+    let lake = format!("s3://{bucket}/lake");
+    let mut proxy = Proxy::new();
+
+    let child = run(&config, &lake, &proxy.url()).spawn().unwrap();
+    wait_until("a first commit", || plays_files(&bucket) > 0);
+    proxy.stop();
+    // With S3 away, the sink waits, the channels fill and the source stops pulling.
+    let requests = || common::requests_sent(dir.path());
+    wait_until("the source to stop pulling", || {
+        let before = requests();
+        std::thread::sleep(Duration::from_secs(3));
+        requests() == before
+    });
+    let before_outage_ended = plays_files(&bucket);
+    proxy.start();
+    wait_until("a commit after the outage", || plays_files(&bucket) > before_outage_ended);
+
+    // Stopped while S3 is down: the run says what it could not commit, and exits non-zero.
+    proxy.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    let out = common::interrupt(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "an unreachable service: {stderr}");
+    assert!(stderr.contains("unreachable") && stderr.contains("next start"), "{stderr}");
+
+    // The next start, with S3 back, completes it.
+    proxy.start();
+    succeeded(run(&config, &lake, &proxy.url()).args(["--for", "4s"]).output().unwrap());
+    assert_lake_exactly_once(&bucket, &sim, dir.path());
+    sim.stop().await;
+}
