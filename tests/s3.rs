@@ -56,7 +56,14 @@ fn a_replay_into_s3_holds_the_rows_of_a_local_replay_under_the_same_names() {
     tool(&["put", &bucket, "input/b.ndjson", b.to_str().unwrap()]);
     let lake = format!("s3://{bucket}/lake");
     let input = format!("s3://{bucket}/input/");
-    let summary = succeeded(replay(&[a.to_str().unwrap(), &input], &lake, &endpoint()).output().unwrap());
+    let secret = "wJalrXUtnFEMI-never-logged";
+    let out = replay(&[a.to_str().unwrap(), &input], &lake, &endpoint())
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(secret), "the secret key reached the log");
+    let summary = succeeded(out);
     assert!(summary.contains(&format!("lake in {lake}")), "{summary}");
 
     let copy = dir.path().join("copy");
@@ -220,6 +227,31 @@ async fn a_run_into_s3_keeps_its_raw_zone_there_and_a_replay_of_it_rebuilds_the_
     sim.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_zone_can_live_apart_from_an_s3_lake() {
+    let sim = Simulator::start(live_sim_config(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
+    let config = live_config(&sim, dir.path());
+    let bucket = bucket("rawapart");
+    let (lake, raw) = (format!("s3://{bucket}/lake"), dir.path().join("raw"));
+    succeeded(run(&config, &lake, &endpoint()).arg("--raw").arg(&raw).args(["--for", "3s"]).output().unwrap());
+    let copy = assert_lake_exactly_once(&bucket, &sim, dir.path());
+    assert!(!copy.join("_raw").exists(), "no raw zone in the lake");
+    let pages = visible_files(&raw);
+    assert!(!pages.is_empty() && pages.iter().all(|p| p.to_str().unwrap().ends_with(".ndjson.gz")), "{pages:?}");
+    assert!(!common::has_staged_objects(&raw));
+
+    // The local raw zone rebuilds the S3 lake's tables into another prefix.
+    let rebuilt = format!("s3://{bucket}/rebuilt");
+    let mut replay_raw = replay(&[raw.to_str().unwrap()], &rebuilt, &endpoint());
+    succeeded(replay_raw.env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1").output().unwrap());
+    let rebuilt_copy = dir.path().join("rebuilt");
+    download(&bucket, "rebuilt", &rebuilt_copy);
+    assert_eq!(lake_rows(&rebuilt_copy), lake_rows(&copy));
+    sim.stop().await;
+}
+
 /// Crashes a live run into S3 the second time it reaches fault point `point`, restarts it, and
 /// checks the lake against the simulator.
 async fn crash_at_and_restart(point: &str) {
@@ -358,4 +390,53 @@ async fn an_s3_outage_holds_the_run_back_and_nothing_is_lost() {
     succeeded(run(&config, &lake, &proxy.url()).args(["--for", "4s"]).output().unwrap());
     assert_lake_exactly_once(&bucket, &sim, dir.path());
     sim.stop().await;
+}
+
+/// A small Parquet file whose footer says its content is `content`.
+fn parquet_with_content(rows: &[i64], content: &str) -> Vec<u8> {
+    use arrow::array::{Int64Array, RecordBatch};
+    use parquet::file::metadata::KeyValue;
+    let batch = RecordBatch::try_from_iter([("n", std::sync::Arc::new(Int64Array::from(rows.to_vec())) as _)]).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.append_key_value_metadata(KeyValue::new("tunestream.content".into(), content.to_owned()));
+    writer.into_inner().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_key_counts_as_written_only_when_it_holds_the_same_rows() {
+    use std::io::Write;
+    use tunestream::store::{Committed, S3Settings, S3Store, Store, StoreError};
+
+    let bucket = bucket("verify");
+    let dir = tempfile::tempdir().unwrap();
+    let key = "plays/dt=2026-12-01/hour=00/part-x.parquet";
+    // An earlier run's file: the same rows as below in another order, so other bytes.
+    let earlier = dir.path().join("earlier.parquet");
+    std::fs::write(&earlier, parquet_with_content(&[3, 2, 1], "00000000000000aa")).unwrap();
+    tool(&["put", &bucket, &format!("lake/{key}"), earlier.to_str().unwrap()]);
+
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let store =
+        S3Store::open(test_client(), bucket.clone(), "lake".into(), S3Settings::default(), cancel).await.unwrap();
+    let store = Store::S3(store);
+    let results = tokio::task::spawn_blocking(move || {
+        let mut commit = |content: &str| {
+            let mut upload = store.upload(key.into()).unwrap();
+            upload.write_all(&parquet_with_content(&[1, 2, 3], content)).unwrap();
+            let pending = tunestream::store::Pending { content: Some(content.into()), ..store.stage(upload).unwrap() };
+            store.commit(&pending)
+        };
+        (commit("00000000000000aa"), commit("00000000000000bb"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(results.0.unwrap(), Committed::AlreadyPresent, "the same rows, in another order");
+    let err = results.1.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("s3://{bucket}/lake/{key}")), "{err}");
+    let kept = dir.path().join("kept");
+    download(&bucket, "lake", &kept);
+    assert_eq!(std::fs::read(kept.join(key)).unwrap(), std::fs::read(&earlier).unwrap(), "never overwritten");
+    assert!(open_uploads(&bucket).is_empty());
 }
