@@ -421,7 +421,7 @@ async fn a_taken_key_counts_as_written_only_when_it_holds_the_same_rows() {
         S3Store::open(test_client(), bucket.clone(), "lake".into(), S3Settings::default(), cancel).await.unwrap();
     let store = Store::S3(store);
     let results = tokio::task::spawn_blocking(move || {
-        let mut commit = |content: &str| {
+        let commit = |content: &str| {
             let mut upload = store.upload(key.into()).unwrap();
             upload.write_all(&parquet_with_content(&[1, 2, 3], content)).unwrap();
             let pending = tunestream::store::Pending { content: Some(content.into()), ..store.stage(upload).unwrap() };
