@@ -11,6 +11,8 @@
 3. Streaming latency: `tunestream run` against the simulator at a steady play rate; for every play
    row, commit time of its Parquet file minus the page's fetch time (`_ingested_at`): p50 and p99.
 4. benches/results/throughput.svg: throughput and peak memory against input size.
+5. The largest replay into an S3 lake on a loopback S3 server (moto, from the test virtualenv that
+   scripts/test creates) next to the same replay into a local lake, alternating, `--s3-pairs` times.
 
 Peers run from the shared peers' virtualenv (created by ../shared/bench/run_peers.sh), or any
 python with duckdb/polars/pyarrow given as --python. Nothing here asserts: numbers are reported.
@@ -53,6 +55,47 @@ def run_engine(engine, src, work, python, queries):
         wall, rss, stdout = timed([python, SHARED / "peers.py", engine, src, out])
         rows = int(stdout.split()[1])
     return wall, rss, rows
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def s3_replay(src, work, pairs, venv):
+    """Median (wall, peak MiB) of replays of src into a local lake and into S3 on loopback."""
+    moto, python = venv / "bin" / "moto_server", venv / "bin" / "python"
+    if not moto.exists():
+        sys.exit(f"no moto at {moto}: run scripts/test once, or pass --s3-venv")
+    port = free_port()
+    server = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "RUST_LOG": "warn", "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+           "TUNESTREAM__S3__FORCE_PATH_STYLE": "true"}
+    try:
+        for _ in range(100):
+            if subprocess.run([python, "-c", f"import urllib.request; urllib.request.urlopen('{endpoint}/moto-api/')"],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        subprocess.run([python, "-c", "import boto3; boto3.client('s3', endpoint_url='%s', region_name='us-east-1', "
+                        "aws_access_key_id='b', aws_secret_access_key='b').create_bucket(Bucket='bench')" % endpoint],
+                       check=True)
+        runs = {"local": [], "s3": []}
+        for i in range(pairs):
+            local = work / "out_local"
+            shutil.rmtree(local, ignore_errors=True)
+            runs["local"].append(timed([BIN, "replay", src, "--lake", local, "--queries", REPO / "queries"], env=env)[:2])
+            lake = f"s3://bench/run-{i}"
+            runs["s3"].append(timed([BIN, "replay", src, "--lake", lake, "--queries", REPO / "queries"], env=env)[:2])
+        return {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in runs.items()}
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def edited_queries(work):
@@ -156,6 +199,9 @@ def main():
     ap.add_argument("--engines", default="duckdb,polars")
     ap.add_argument("--python", default=str(Path.home() / ".cache/spotify-peers/venv/bin/python"))
     ap.add_argument("--latency-secs", type=int, default=40, help="0 skips the latency run")
+    ap.add_argument("--s3-pairs", type=int, default=3, help="0 skips the replay into S3")
+    ap.add_argument("--s3-venv", default=str(Path.home() / ".cache/tunestream/venv"),
+                    help="virtualenv with moto and boto3 (scripts/test creates it)")
     args = ap.parse_args()
     if not Path(args.python).exists():
         sys.exit(f"no peers' python at {args.python}: run ../shared/bench/run_peers.sh 1 once, or pass --python")
@@ -193,6 +239,12 @@ def main():
     plot = REPO / "benches" / "results" / "throughput.svg"
     svg(results, plot)
     print(f"plot: {plot}")
+    if args.s3_pairs > 0:
+        s3 = s3_replay(src, work, args.s3_pairs, Path(args.s3_venv))
+        mb = src.stat().st_size / 1e6
+        for where, (wall, rss) in s3.items():
+            print(f"replay of {largest} pages into a {where} lake: {wall:.2f} s, {mb / wall:.1f} MB/s, peak {rss:.0f} MiB "
+                  f"(median of {args.s3_pairs})")
     if args.latency_secs > 0:
         lat = latency(work, args.latency_secs, args.python)
         print(f"latency, page fetch to committed Parquet (flush age 5 s), {lat['rows']} play rows: "

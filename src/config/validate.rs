@@ -165,4 +165,29 @@ mod tests {
             assert!(err.contains(name), "{name} missing from: {err}");
         }
     }
+
+    #[test]
+    fn s3_locations_are_checked_with_the_rest() {
+        let at = |s: &str| Location::parse(s).unwrap();
+        let mut config = FileConfig::default();
+        config.lake.path = at("s3://lake/spotify");
+        config.lake.raw = Some(at("s3://lake/spotify/raw"));
+        config.s3.part_bytes = 1 << 20;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("lake.raw s3://lake/spotify/raw overlaps lake.path s3://lake/spotify"), "{err}");
+        assert!(err.contains("s3.part_bytes is 1048576"), "{err}");
+
+        let mut config = FileConfig::default();
+        config.lake.path = at("s3://lake/spotify");
+        config.lake.raw = Some(at("s3://lake/spotify/_raw"));
+        let settings = config.validate().unwrap();
+        assert_eq!(settings.lake.raw, None, "the raw zone's default place, written out, is the default");
+        assert_eq!(settings.s3.part_bytes, 8 << 20);
+
+        let mut config = FileConfig::default();
+        config.lake.raw = Some(at("state/raw"));
+        config.state_dir = PathBuf::from("state/raw");
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("state_dir state/raw is also"), "{err}");
+    }
 }

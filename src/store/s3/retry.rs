@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use tokio_util::sync::CancellationToken;
 
 /// The first wait after a failed attempt; each later wait doubles, up to [`MAX_BACKOFF`].
@@ -37,7 +37,7 @@ fn classify<E>(err: &SdkError<E>) -> Class
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let message = DisplayErrorContext(err).to_string();
+    let message = describe(err);
     match err {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Class::Transient(message)
@@ -56,6 +56,34 @@ where
         }
         _ => Class::Final(Failure::Permanent(message)),
     }
+}
+
+/// One line for an S3 failure: the service's code and message, or the chain of causes (the
+/// SDK's own `Display` says only "service error" or "dispatch failure").
+fn describe<E>(err: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(service) = err {
+        let status = service.raw().status().as_u16();
+        let meta = service.err().meta();
+        return match (meta.code(), meta.message()) {
+            (Some(code), Some(message)) => format!("{code} ({status}): {message}"),
+            (Some(code), None) => format!("{code} ({status})"),
+            _ => format!("HTTP {status}"),
+        };
+    }
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(error) = cause {
+        let part = error.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = error.source();
+    }
+    text
 }
 
 /// Runs `call` until it succeeds or fails for a reason a retry cannot fix. Transient failures
