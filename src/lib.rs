@@ -6,6 +6,7 @@
 //! and micro-batches ([`page`]), object stores ([`store`]), file helpers ([`fs`]) and fault
 //! injection for tests ([`fault`]).
 
+pub mod aws;
 mod blame;
 pub mod config;
 pub mod decode;
@@ -64,7 +65,11 @@ impl Error {
             Error::Config(_) | Error::Query(_) | Error::Source(_) | Error::Lock(_) => Blame::User,
             Error::Commit(_) => Blame::User,
             Error::Sink(_, e) => match e {
-                sink::SinkError::Store(_) | sink::SinkError::Io { .. } | sink::SinkError::Schema(_) => Blame::User,
+                sink::SinkError::Store(_)
+                | sink::SinkError::Io { .. }
+                | sink::SinkError::Schema(_)
+                | sink::SinkError::Refused { .. } => Blame::User,
+                sink::SinkError::Undelivered { .. } => Blame::Service,
                 sink::SinkError::Encode { .. } | sink::SinkError::Bug(_) => Blame::Bug,
             },
             Error::SinkStopped(_) | Error::Decode(_) | Error::Execute(_) | Error::Bug(_) => Blame::Bug,

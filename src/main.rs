@@ -8,7 +8,6 @@ use tokio_util::sync::CancellationToken;
 use tunestream::config::{self, Settings};
 use tunestream::decode::Kind;
 use tunestream::sink::SinkSection;
-use tunestream::sink::jsonl::parse_flag;
 use tunestream::source::SourceConfig;
 use tunestream::source::replay::ReplayConfig;
 use tunestream::store::Location;
@@ -51,6 +50,14 @@ enum Command {
         /// repeatable (config: a [[sinks]] entry of type "jsonl").
         #[arg(long = "jsonl", value_name = "DIR[:TABLE,...]")]
         jsonl: Vec<String>,
+        /// Also send the output tables as JSON records through a Firehose delivery stream (all
+        /// tables, or the ones listed); repeatable (config: a [[sinks]] entry of type "firehose").
+        #[arg(long = "firehose", value_name = "STREAM[:TABLE,...]")]
+        firehose: Vec<String>,
+        /// Also put the output tables as JSON records into a Kinesis data stream (all tables, or
+        /// the ones listed); repeatable (config: a [[sinks]] entry of type "kinesis").
+        #[arg(long = "kinesis", value_name = "STREAM[:TABLE,...]")]
+        kinesis: Vec<String>,
     },
     /// Plans every query against the raw schemas without reading data.
     Check {
@@ -83,6 +90,14 @@ enum Command {
         /// repeatable (config: a [[sinks]] entry of type "jsonl").
         #[arg(long = "jsonl", value_name = "DIR[:TABLE,...]")]
         jsonl: Vec<String>,
+        /// Also send the output tables as JSON records through a Firehose delivery stream (all
+        /// tables, or the ones listed); repeatable (config: a [[sinks]] entry of type "firehose").
+        #[arg(long = "firehose", value_name = "STREAM[:TABLE,...]")]
+        firehose: Vec<String>,
+        /// Also put the output tables as JSON records into a Kinesis data stream (all tables, or
+        /// the ones listed); repeatable (config: a [[sinks]] entry of type "kinesis").
+        #[arg(long = "kinesis", value_name = "STREAM[:TABLE,...]")]
+        kinesis: Vec<String>,
     },
     /// Prints each job's requests per day and the total against the daily budget.
     Plan,
@@ -150,6 +165,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// Adds the sinks given as `--jsonl`, `--firehose` and `--kinesis` flags after the file's.
+fn add_flag_sinks(file: &mut config::FileConfig, jsonl: &[String], firehose: &[String], kinesis: &[String]) {
+    use tunestream::sink::{firehose as fh, jsonl as jl, kinesis as ks};
+    file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(jl::parse_flag(flag))));
+    file.sinks.extend(firehose.iter().map(|flag| SinkSection::Firehose(fh::parse_flag(flag))));
+    file.sinks.extend(kinesis.iter().map(|flag| SinkSection::Kinesis(ks::parse_flag(flag))));
+}
+
 async fn run(cli: Cli) -> Result<(), Error> {
     let file = match cli.command {
         Command::Run { .. } | Command::Plan | Command::Sim { .. } => {
@@ -158,9 +181,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
         _ => config::load(cli.config.as_deref(), std::env::vars())?,
     };
     match cli.command {
-        Command::Run { run_for, force, lake, raw, queries, state_dir, jsonl } => {
+        Command::Run { run_for, force, lake, raw, queries, state_dir, jsonl, firehose, kinesis } => {
             let mut file = file;
-            file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(parse_flag(flag))));
+            add_flag_sinks(&mut file, &jsonl, &firehose, &kinesis);
             file.lake.path = lake.unwrap_or(file.lake.path);
             file.lake.raw = raw.or(file.lake.raw);
             file.queries = queries.or(file.queries);
@@ -207,9 +230,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("logged in as {user}; tokens stored in {}", settings.state_dir.join("tokens.json").display());
             Ok(())
         }
-        Command::Replay { paths, lake, raw, queries, kind, jsonl } => {
+        Command::Replay { paths, lake, raw, queries, kind, jsonl, firehose, kinesis } => {
             let mut file = file;
-            file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(parse_flag(flag))));
+            add_flag_sinks(&mut file, &jsonl, &firehose, &kinesis);
             file.lake.path = lake.unwrap_or(file.lake.path);
             file.lake.raw = raw.or(file.lake.raw);
             if let Some(queries) = queries {

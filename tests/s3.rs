@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::Duration;
 
+use common::proxy::Proxy;
 use common::s3::{aws_env, bucket, download, endpoint, open_uploads, tool};
 use common::{BIN, lake_rows, repo, visible_files, wait_until};
 use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
@@ -183,8 +183,15 @@ fn live_config(sim: &Simulator, dir: &Path) -> PathBuf {
 }
 
 fn live_sim_config() -> SimConfig {
-    // Playlists never change during a test, so the truth names the one snapshot of each.
-    SimConfig { plays_per_minute: 120.0, playlist_change_every_secs: 1_000_000, ..SimConfig::default() }
+    // Playlists never change during a test, so the truth names the one snapshot of each. Every
+    // play stays reachable: an outage longer than Spotify's 50-play window loses plays at the
+    // API (the run reports that as a possible gap), and these tests are about the lake.
+    SimConfig {
+        plays_per_minute: 120.0,
+        playlist_change_every_secs: 1_000_000,
+        history_limit: 100_000,
+        ..SimConfig::default()
+    }
 }
 
 /// `tunestream run` into `lake` through `endpoint`, output captured.
@@ -301,53 +308,6 @@ async fn a_run_killed_before_its_checkpoint_is_saved_restarts_with_every_row_onc
     crash_at_and_restart("commit.before_state").await;
 }
 
-/// A TCP proxy to the S3 server on a port of its own: killing it is an outage.
-struct Proxy {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Proxy {
-    fn new() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut proxy = Self { port, child: None };
-        proxy.start();
-        proxy
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn start(&mut self) {
-        let target = endpoint().rsplit(':').next().unwrap().trim_end_matches('/').to_owned();
-        let python = std::env::var("TUNESTREAM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(python)
-            .arg(repo().join("tests/tools/tcp_proxy.py"))
-            .args([&self.port.to_string(), &target])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "listening");
-        self.child = Some(child);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 fn plays_files(bucket: &str) -> usize {
     let keys = tool(&["keys", bucket, "lake/plays"]);
     keys["keys"].as_array().unwrap().len()
@@ -361,7 +321,7 @@ async fn an_s3_outage_holds_the_run_back_and_nothing_is_lost() {
     let config = live_config(&sim, dir.path());
     let bucket = bucket("outage");
     let lake = format!("s3://{bucket}/lake");
-    let mut proxy = Proxy::new();
+    let mut proxy = Proxy::new("tcp_proxy.py");
 
     let child = run(&config, &lake, &proxy.url()).spawn().unwrap();
     wait_until("a first commit", || plays_files(&bucket) > 0);

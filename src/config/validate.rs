@@ -81,8 +81,9 @@ impl FileConfig {
         places.extend(self.lake.raw.clone().map(|raw| ("lake.raw".to_owned(), raw)));
         for (i, sink) in self.sinks.iter().enumerate() {
             problems.extend(sink.problems(&format!("sinks[{i}]")));
+            let Some(root) = sink.root() else { continue };
             let name = format!("sinks[{i}].path");
-            let root = Location::Local(sink.root().to_owned());
+            let root = Location::Local(root.to_owned());
             for (other_name, other) in &places {
                 if root.overlaps(other) {
                     problems.push(format!(

@@ -33,7 +33,7 @@ use crate::config::Settings;
 use crate::decode::ReadSchemas;
 use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
 use crate::source::SourceConfig;
-use crate::telemetry::{CommitStats, Counters, RunSummary, SourceCounters, SourceSummary};
+use crate::telemetry::{CommitStats, Counters, DeliveryCounters, RunSummary, SourceCounters, SourceSummary};
 use crate::transform::{Query, Transform, resolve_queries};
 use barrier::{Barrier, CommitPolicy};
 use process::ProcessStage;
@@ -67,6 +67,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let started = Instant::now();
     let queries = resolve_queries(settings.queries.as_deref())?;
     let (counters, source_counters) = (Arc::new(Counters::default()), Arc::new(SourceCounters::default()));
+    let delivered = Arc::new(DeliveryCounters::default());
     let capacity = settings.pipeline.channel_capacity;
     let (page_tx, page_rx) = mpsc::channel(capacity);
     let (out_tx, out_rx) = mpsc::channel(capacity);
@@ -89,7 +90,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         // Only a run that will write takes the sinks' directories, and recovers them before
         // anything is read live: an interrupted commit decides where the source resumes.
         let outputs = sinks::open(settings, state_dir.as_deref(), &cancel).await?;
-        let sinks = sinks::build(&outputs, &specs)?;
+        let sinks = sinks::build(&outputs, &specs, &delivered, &cancel).await?;
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
         Ok::<_, Error>((outputs, sinks))
@@ -102,8 +103,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process).await),
     };
     let lake_root = outputs.lake().map(|store| store.root()).unwrap_or_default();
-    let stores: Vec<Arc<crate::store::Store>> =
-        outputs.sinks.iter().map(|(_, store)| store.clone()).chain(outputs.raw.clone()).collect();
+    let stores = outputs.stores();
     let (links, sinks) = sinks::start(sinks, capacity);
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, outputs.committer, policy).run(out_rx));
@@ -114,6 +114,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let committed = committed?;
     let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
     let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
+    summary.delivered = delivered.snapshot();
     if Counters::get(&source_counters.requests) > 0 || !source_counters.problems().is_empty() {
         summary.source = Some(SourceSummary::from(source_counters.as_ref()));
     }

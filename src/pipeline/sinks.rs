@@ -16,8 +16,12 @@ use crate::config::Settings;
 use crate::fs::{DirLock, lock_dir};
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::lake::{LakeSink, TableSpec};
+use crate::sink::records::{RecordSink, default_partition_key};
 use crate::sink::{Prepared, Sink, SinkConfig, SinkError, SinkInput};
+use crate::sink::{firehose, kinesis};
 use crate::store::{Location, Store};
+use crate::telemetry::DeliveryCounters;
+use std::collections::BTreeMap;
 
 /// A running sink: its name and its task.
 pub struct SinkTask {
@@ -27,8 +31,8 @@ pub struct SinkTask {
 
 /// Every sink's store, held for this process, with the committer that recovered them.
 pub struct Outputs {
-    /// Each configured sink with its store, the lake first.
-    pub sinks: Vec<(SinkConfig, Arc<Store>)>,
+    /// Each configured sink with its store (for sinks that write objects), the lake first.
+    pub sinks: Vec<(SinkConfig, Option<Arc<Store>>)>,
     /// The raw zone's store, when it is not the lake's.
     pub raw: Option<Arc<Store>>,
     pub committer: Committer,
@@ -38,7 +42,12 @@ pub struct Outputs {
 impl Outputs {
     /// The lake's store.
     pub fn lake(&self) -> Option<&Arc<Store>> {
-        self.sinks.first().map(|(_, store)| store)
+        self.sinks.first().and_then(|(_, store)| store.as_ref())
+    }
+
+    /// Every store the sinks write to.
+    pub fn stores(&self) -> Vec<Arc<Store>> {
+        self.sinks.iter().filter_map(|(_, store)| store.clone()).chain(self.raw.clone()).collect()
     }
 }
 
@@ -57,11 +66,10 @@ pub async fn open(settings: &Settings, state_dir: Option<&Path>, cancel: &Cancel
     };
     let mut sinks = Vec::new();
     for sink in settings.all_sinks() {
-        let what = match sink {
-            SinkConfig::Lake(_) => "lake",
-            SinkConfig::Jsonl(_) => "jsonl directory",
+        let store = match sink.root() {
+            Some(root) => Some(open_store(root, if sink.name() == "lake" { "lake" } else { "jsonl directory" }).await?),
+            None => None,
         };
-        let store = open_store(sink.root(), what).await?;
         sinks.push((sink, store));
     }
     let raw = match settings.lake.raw.clone() {
@@ -71,7 +79,7 @@ pub async fn open(settings: &Settings, state_dir: Option<&Path>, cancel: &Cancel
     if let Some(dir) = state_dir {
         locks.push(lock_dir(dir, "state directory")?);
     }
-    let stores = sinks.iter().map(|(_, store)| store.clone()).chain(raw.clone()).collect();
+    let stores = sinks.iter().filter_map(|(_, store)| store.clone()).chain(raw.clone()).collect();
     let state_dir = state_dir.map(Path::to_owned);
     // Recovery talks to the stores synchronously, as commits do: off the async threads.
     let committer = tokio::task::spawn_blocking(move || Committer::recover(stores, state_dir.as_deref()))
@@ -80,19 +88,84 @@ pub async fn open(settings: &Settings, state_dir: Option<&Path>, cancel: &Cancel
     Ok(Outputs { sinks, raw, committer, _locks: locks })
 }
 
-/// Builds every configured sink for `tables`.
-pub fn build(outputs: &Outputs, tables: &[TableSpec]) -> Result<Vec<Sink>, Error> {
+/// Builds every configured sink for `tables`; record sinks count what they deliver in
+/// `delivered`.
+pub async fn build(
+    outputs: &Outputs,
+    tables: &[TableSpec],
+    delivered: &Arc<DeliveryCounters>,
+    cancel: &CancellationToken,
+) -> Result<Vec<Sink>, Error> {
+    let lake = outputs.lake().ok_or_else(|| Error::Bug("no lake store".into()))?;
     let mut sinks = Vec::new();
     for (config, store) in &outputs.sinks {
+        let store = || store.clone().ok_or_else(|| Error::Bug(format!("sink {} has no store", config.name())));
         sinks.push(match config {
-            SinkConfig::Lake(lake) => {
-                let lake = LakeSink::new(lake.clone(), store.clone(), outputs.raw.clone(), tables.to_vec());
-                Sink::Lake(Box::new(lake.map_err(|e| Error::Sink("lake", e))?))
+            SinkConfig::Lake(settings) => {
+                let built = LakeSink::new(settings.clone(), store()?, outputs.raw.clone(), tables.to_vec());
+                Sink::Lake(Box::new(built.map_err(|e| Error::Sink("lake", e))?))
             }
-            SinkConfig::Jsonl(jsonl) => Sink::Jsonl(JsonlSink::new(jsonl.clone(), store.clone())),
+            SinkConfig::Jsonl(jsonl) => Sink::Jsonl(JsonlSink::new(jsonl.clone(), store()?)),
+            SinkConfig::Firehose(firehose) => {
+                let service = firehose::connect(firehose).await.map_err(|message| refused(config, message))?;
+                let sink = RecordSink::new(
+                    service,
+                    firehose.tables.clone(),
+                    BTreeMap::new(),
+                    lake.clone(),
+                    delivered.clone(),
+                    cancel.clone(),
+                );
+                Sink::Records(Box::new(sink))
+            }
+            SinkConfig::Kinesis(kinesis) => {
+                let keys = partition_keys(&kinesis.partition_keys, tables).map_err(|e| Error::Sink("kinesis", e))?;
+                let service = kinesis::connect(kinesis).await.map_err(|message| refused(config, message))?;
+                let sink = RecordSink::new(
+                    service,
+                    kinesis.tables.clone(),
+                    keys,
+                    lake.clone(),
+                    delivered.clone(),
+                    cancel.clone(),
+                );
+                Sink::Records(Box::new(sink))
+            }
         });
     }
     Ok(sinks)
+}
+
+fn refused(config: &SinkConfig, message: String) -> Error {
+    Error::Sink(config.name(), SinkError::Refused { sink: config.name().to_owned(), message })
+}
+
+/// The partition key column of every table: the configured one, which must exist, else the
+/// table's natural key where the table has that column.
+fn partition_keys(
+    configured: &BTreeMap<String, String>,
+    tables: &[TableSpec],
+) -> Result<BTreeMap<String, String>, SinkError> {
+    let mut keys = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (table, column) in configured {
+        match tables.iter().find(|t| &t.table == table) {
+            Some(spec) if spec.schema.index_of(column).is_ok() => {
+                keys.insert(table.clone(), column.clone());
+            }
+            Some(_) => problems.push(format!("partition_keys.{table}: `{column}` is not a column of table {table}")),
+            None => problems.push(format!("partition_keys.{table}: no query produces a table `{table}`")),
+        }
+    }
+    for spec in tables {
+        if let Some(column) = default_partition_key(&spec.table)
+            && !keys.contains_key(&spec.table)
+            && spec.schema.index_of(column).is_ok()
+        {
+            keys.insert(spec.table.clone(), column.to_owned());
+        }
+    }
+    if problems.is_empty() { Ok(keys) } else { Err(SinkError::Schema(problems.join("\n"))) }
 }
 
 /// Starts one task per sink, each reading at most `capacity` inputs ahead.
@@ -106,7 +179,7 @@ pub fn start(sinks: Vec<Sink>, capacity: usize) -> (Vec<SinkLink>, Vec<SinkTask>
         let (prepared_tx, prepared_rx) = mpsc::channel(1);
         let task = match sink {
             // Both encode and write files: blocking work, each on its own thread.
-            Sink::Lake(_) | Sink::Jsonl(_) => {
+            Sink::Lake(_) | Sink::Jsonl(_) | Sink::Records(_) => {
                 tokio::task::spawn_blocking(move || run_blocking(sink, input_rx, prepared_tx))
             }
         };

@@ -5,8 +5,11 @@
 //! the objects it staged for the pipeline to commit. The set of sinks is closed ([`Sink`]);
 //! the pipeline starts each with a `match`.
 
+pub mod firehose;
 pub mod jsonl;
+pub mod kinesis;
 pub mod lake;
+pub mod records;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +59,10 @@ pub struct Prepared {
 pub enum SinkSection {
     /// JSON lines of the output tables in a local directory.
     Jsonl(jsonl::JsonlSection),
+    /// JSON records of the output tables through a Kinesis Data Firehose delivery stream.
+    Firehose(firehose::FirehoseSection),
+    /// JSON records of the output tables into a Kinesis data stream.
+    Kinesis(kinesis::KinesisSection),
 }
 
 impl SinkSection {
@@ -63,21 +70,50 @@ impl SinkSection {
     pub fn problems(&self, at: &str) -> Vec<String> {
         match self {
             SinkSection::Jsonl(jsonl) => jsonl.problems(at),
+            SinkSection::Firehose(firehose) => firehose.problems(at),
+            SinkSection::Kinesis(kinesis) => kinesis.problems(at),
         }
     }
 
     pub fn into_settings(self) -> SinkConfig {
         match self {
             SinkSection::Jsonl(jsonl) => SinkConfig::Jsonl(jsonl.into_settings()),
+            SinkSection::Firehose(firehose) => SinkConfig::Firehose(firehose.into_settings()),
+            SinkSection::Kinesis(kinesis) => SinkConfig::Kinesis(kinesis.into_settings()),
         }
     }
 
-    /// The directory the sink writes to.
-    pub fn root(&self) -> &std::path::Path {
+    /// The local directory the sink writes to, if it writes to one.
+    pub fn root(&self) -> Option<&std::path::Path> {
         match self {
-            SinkSection::Jsonl(jsonl) => &jsonl.path,
+            SinkSection::Jsonl(jsonl) => Some(&jsonl.path),
+            SinkSection::Firehose(_) | SinkSection::Kinesis(_) => None,
         }
     }
+}
+
+/// Splits a sink flag, `TARGET[:TABLE,...]`, into its target and its tables (`None`: every
+/// table). A `:` followed by a path is part of the target.
+pub fn split_flag(value: &str) -> (&str, Option<Vec<String>>) {
+    match value.rsplit_once(':').filter(|(target, tables)| !target.is_empty() && !tables.contains(['/', '\\'])) {
+        Some((target, tables)) => {
+            (target, Some(tables.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()))
+        }
+        None => (value, None),
+    }
+}
+
+/// The problem of a sink entry's `tables`, if it has one; `at` names the entry.
+pub fn tables_problem(at: &str, tables: Option<&Vec<String>>) -> Option<String> {
+    tables.is_some_and(Vec::is_empty).then(|| format!("{at}.tables is empty; leave it out to take every table"))
+}
+
+/// The problem of a stream name, if it has one: AWS allows 1 to `max` letters, digits, `_`, `.`
+/// and `-` in Firehose and Kinesis stream names. `at` names the entry, `what` the kind of stream.
+pub fn stream_name_problem(at: &str, what: &str, name: &str, max: usize) -> Option<String> {
+    let valid = (1..=max).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    (!valid).then(|| format!("{at}.stream `{name}` is not a {what} name (1 to {max} letters, digits, `_`, `.`, `-`)"))
 }
 
 /// The settings of every kind of sink, a closed set: the pipeline builds one sink from each
@@ -86,6 +122,8 @@ impl SinkSection {
 pub enum SinkConfig {
     Lake(lake::LakeSettings),
     Jsonl(jsonl::JsonlSettings),
+    Firehose(firehose::FirehoseSettings),
+    Kinesis(kinesis::KinesisSettings),
 }
 
 impl SinkConfig {
@@ -94,14 +132,17 @@ impl SinkConfig {
         match self {
             SinkConfig::Lake(_) => "lake",
             SinkConfig::Jsonl(_) => "jsonl",
+            SinkConfig::Firehose(_) => "firehose",
+            SinkConfig::Kinesis(_) => "kinesis",
         }
     }
 
-    /// Where the sink's store is rooted.
-    pub fn root(&self) -> Location {
+    /// Where the sink's store is rooted, for sinks that write objects.
+    pub fn root(&self) -> Option<Location> {
         match self {
-            SinkConfig::Lake(lake) => lake.path.clone(),
-            SinkConfig::Jsonl(jsonl) => Location::Local(jsonl.path.clone()),
+            SinkConfig::Lake(lake) => Some(lake.path.clone()),
+            SinkConfig::Jsonl(jsonl) => Some(Location::Local(jsonl.path.clone())),
+            SinkConfig::Firehose(_) | SinkConfig::Kinesis(_) => None,
         }
     }
 }
@@ -112,6 +153,8 @@ pub enum Sink {
     Lake(Box<lake::LakeSink>),
     /// JSON lines of chosen tables.
     Jsonl(jsonl::JsonlSink),
+    /// JSON records of chosen tables through Firehose or into a Kinesis data stream.
+    Records(Box<records::RecordSink>),
 }
 
 impl Sink {
@@ -120,6 +163,7 @@ impl Sink {
         match self {
             Sink::Lake(_) => "lake",
             Sink::Jsonl(_) => "jsonl",
+            Sink::Records(records) => records.kind(),
         }
     }
 
@@ -130,6 +174,7 @@ impl Sink {
                 match self {
                     Sink::Lake(lake) => lake.write(&batch)?,
                     Sink::Jsonl(jsonl) => jsonl.write(&batch)?,
+                    Sink::Records(records) => records.write(&batch)?,
                 }
                 Ok(None)
             }
@@ -137,6 +182,7 @@ impl Sink {
                 let objects = match self {
                     Sink::Lake(lake) => lake.prepare(seal)?,
                     Sink::Jsonl(jsonl) => jsonl.prepare(seal)?,
+                    Sink::Records(records) => records.prepare(),
                 };
                 Ok(Some(Prepared { seq, objects }))
             }
@@ -167,6 +213,15 @@ pub enum SinkError {
     /// A query's output does not fit the sink: the user must fix the SQL.
     #[error("{0}")]
     Schema(String),
+    /// A stream refused for good (no such stream, access denied): the user must fix it.
+    #[error("{sink}: {message}")]
+    Refused { sink: String, message: String },
+    /// Records were still failing when the run stopped: the service is down. Nothing after the
+    /// last checkpoint counts as delivered; the next start sends it again.
+    #[error(
+        "{sink}: {records} records not delivered when the run stopped ({message}); nothing after the last checkpoint was committed, and the next start sends it again"
+    )]
+    Undelivered { sink: String, records: usize, message: String },
     /// tunestream broke its own rules: a bug.
     #[error("{0} (a bug in tunestream)")]
     Bug(String),

@@ -1,9 +1,11 @@
 //! Telemetry: logging setup, run counters, and the summary printed at the end of every run.
 
 mod counters;
+mod delivery;
 mod summary;
 
 pub use counters::{CommitStats, Counters, SourceCounters, StoreCommits};
+pub use delivery::{Delivered, DeliveryCounters, DeliveryReport};
 pub use summary::{RunSummary, SourceSummary};
 
 /// Starts logging to stderr. `RUST_LOG` wins over `default_level` when set.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use super::{CommitStats, Counters, SourceCounters};
+use super::{CommitStats, Counters, DeliveryReport, SourceCounters};
 
 /// What a run did, printed when it ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +23,8 @@ pub struct RunSummary {
     pub lake_root: String,
     /// What a live source did, for `run`.
     pub source: Option<SourceSummary>,
+    /// What the record sinks delivered.
+    pub delivered: DeliveryReport,
 }
 
 /// The live source's part of the summary.
@@ -103,6 +105,7 @@ impl RunSummary {
             committed,
             lake_root,
             source: None,
+            delivered: DeliveryReport::default(),
         }
     }
 
@@ -134,6 +137,7 @@ impl fmt::Display for RunSummary {
         if self.committed.stopped_mid_stream {
             writeln!(f, "  stopped early    rows after the last commit are not in the lake; run again to finish them")?;
         }
+        write!(f, "{}", self.delivered)?;
         write!(
             f,
             "  committed        {} files ({:.1} MB), {} already present; lake in {}",

@@ -2,6 +2,7 @@
 //! reading the lake back with the Parquet reader (not tunestream's writer).
 #![allow(dead_code, reason = "each test file uses its own subset")]
 
+pub mod proxy;
 pub mod s3;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -25,14 +25,19 @@ pub fn aws_env<'a>(command: &'a mut Command, endpoint: &str) -> &'a mut Command 
 
 /// Runs `tests/tools/s3.py` with `args` and returns what it printed.
 pub fn tool(args: &[&str]) -> serde_json::Value {
+    python_tool("s3.py", args)
+}
+
+/// Runs `tests/tools/<script>` against the test server with `args`; returns its JSON output.
+pub fn python_tool(script: &str, args: &[&str]) -> serde_json::Value {
     let python = std::env::var("TUNESTREAM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(python)
-        .arg(super::repo().join("tests/tools/s3.py"))
+        .arg(super::repo().join("tests/tools").join(script))
         .args(args)
         .env("TUNESTREAM_TEST_S3", endpoint())
         .output()
         .unwrap();
-    assert!(out.status.success(), "s3.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

@@ -14,9 +14,12 @@ optional):
      "throttle_calls": N,      # the next N calls fail whole with 400 ThrottlingException
      "down": true}             # answer nothing: close every connection at once
 
-`GET /_fault` returns the plan and counters: calls, records seen, records failed.
+`GET /_fault` returns the plan and counters: calls, records seen, records failed, calls
+throttled, the most records and the most bytes in one call, and the largest record (bytes: data
+decoded, plus the partition key).
 """
 
+import base64
 import http.client
 import http.server
 import json
@@ -27,7 +30,7 @@ import urllib.parse
 
 LOCK = threading.Lock()
 PLAN = {}
-COUNTERS = {"calls": 0, "records": 0, "failed": 0, "throttled": 0}
+COUNTERS = {"calls": 0, "records": 0, "failed": 0, "throttled": 0, "most_records": 0, "most_bytes": 0, "largest_record": 0}
 TARGETS = {
     "Firehose_20150804.PutRecordBatch": ("Records", "RequestResponses", "FailedPutCount", "RecordId"),
     "Kinesis_20131202.PutRecords": ("Records", "Records", "FailedRecordCount", "SequenceNumber"),
@@ -74,8 +77,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def put_records(self, body, field, answers, failed_count, id_field):
         request = json.loads(body)
         records = request[field]
+        sizes = [len(base64.b64decode(r["Data"])) + len(r.get("PartitionKey", "").encode()) for r in records]
         with LOCK:
             COUNTERS["calls"] += 1
+            COUNTERS["most_records"] = max(COUNTERS["most_records"], len(records))
+            COUNTERS["most_bytes"] = max(COUNTERS["most_bytes"], sum(sizes))
+            COUNTERS["largest_record"] = max([COUNTERS["largest_record"], *sizes])
             if PLAN.get("throttle_calls", 0) > 0:
                 PLAN["throttle_calls"] -= 1
                 COUNTERS["throttled"] += 1

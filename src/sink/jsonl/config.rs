@@ -30,9 +30,7 @@ impl JsonlSection {
         if self.path.as_os_str().is_empty() {
             problems.push(format!("{at}.path is empty"));
         }
-        if self.tables.as_ref().is_some_and(Vec::is_empty) {
-            problems.push(format!("{at}.tables is empty; leave it out to write every table"));
-        }
+        problems.extend(crate::sink::tables_problem(at, self.tables.as_ref()));
         problems
     }
 
@@ -43,13 +41,8 @@ impl JsonlSection {
 
 /// `--jsonl DIR[:TABLE,...]` on the command line: every table, or the ones listed.
 pub fn parse_flag(value: &str) -> JsonlSection {
-    match value.rsplit_once(':').filter(|(dir, tables)| !dir.is_empty() && !tables.contains(['/', '\\'])) {
-        Some((dir, tables)) => JsonlSection {
-            path: PathBuf::from(dir),
-            tables: Some(tables.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()),
-        },
-        None => JsonlSection { path: PathBuf::from(value), tables: None },
-    }
+    let (path, tables) = crate::sink::split_flag(value);
+    JsonlSection { path: PathBuf::from(path), tables }
 }
 
 #[cfg(test)]

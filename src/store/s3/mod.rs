@@ -9,7 +9,6 @@
 mod client;
 mod config;
 mod read;
-mod retry;
 mod upload;
 
 pub use client::connect;
@@ -29,7 +28,7 @@ use super::{Committed, StoreError};
 
 /// The Parquet footer entry that names a file's content ([`super::Pending::content`]).
 pub const CONTENT_ENTRY: &str = "tunestream.content";
-use retry::{Failure, retry};
+use crate::aws::{Failure, retry};
 
 /// What every upload and call of one store shares.
 #[derive(Debug)]

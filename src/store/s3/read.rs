@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::Shared;
-use super::retry::retry;
+use crate::aws::retry;
 use crate::store::StoreError;
 
 /// Chunks of object data held between the fetching task and the reader: with the HTTP

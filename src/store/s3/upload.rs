@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::Shared;
-use super::retry::{Failure, retry};
+use crate::aws::{Failure, retry};
 use crate::store::{Staged, StoreError};
 
 /// Parts uploading at once per object. The writer waits for the oldest beyond this: the

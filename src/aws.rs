@@ -1,12 +1,38 @@
-//! Retrying S3 calls: transient failures (no connection, timeouts, 5xx, throttling) are retried
-//! with capped, jittered exponential backoff until they succeed or the run stops; anything else
-//! comes back at once, classified.
+//! AWS the same way for every service (S3, Firehose, Kinesis): the SDK configuration from the
+//! standard chain, and calls retried while their failures are transient (no connection,
+//! timeouts, 5xx, throttling) with capped, jittered exponential backoff until they succeed or the
+//! run stops; anything else comes back at once, classified.
 
 use std::future::Future;
 use std::time::Duration;
 
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use tokio_util::sync::CancellationToken;
+
+/// How long a connection may take to open before the attempt counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a response may take to start arriving.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The SDK configuration every client starts from: credentials and region from the standard
+/// chain (environment, profile, IMDS), the endpoint from `AWS_ENDPOINT_URL` and
+/// `AWS_ENDPOINT_URL_<SERVICE>`. The SDK's own retries are off: [`retry`] retries for as long as
+/// the run goes on, which no fixed attempt count can do. `Err` says what is missing.
+pub async fn sdk_config() -> Result<aws_config::SdkConfig, String> {
+    let timeouts = TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(READ_TIMEOUT).build();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    if config.region().is_none() {
+        return Err("no AWS region is configured; set AWS_REGION, or a region in the AWS profile".into());
+    }
+    Ok(config)
+}
 
 /// The first wait after a failed attempt; each later wait doubles, up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -15,7 +41,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Attempts still made once the run is stopping, so a brief blip does not fail the last commit.
 pub const ATTEMPTS_WHILE_STOPPING: u32 = 3;
 
-/// Why an S3 call did not succeed.
+/// Why an AWS call did not succeed.
 #[derive(Debug)]
 pub enum Failure {
     /// `If-None-Match: *` found the key taken.
@@ -47,9 +73,10 @@ where
             let code = service.err().code().unwrap_or_default().to_owned();
             match (status, code.as_str()) {
                 (412, _) => Class::Final(Failure::Precondition),
-                (408 | 429 | 500..=599, _) | (_, "SlowDown" | "RequestTimeout" | "InternalError") => {
+                (408 | 429 | 500..=599, _) | (_, "RequestTimeout" | "InternalError" | "InternalFailure") => {
                     Class::Transient(message)
                 }
+                (_, code) if is_throttling(code) => Class::Transient(message),
                 (404, _) => Class::Final(Failure::NotFound { code, message }),
                 _ => Class::Final(Failure::Permanent(message)),
             }
@@ -86,6 +113,13 @@ where
     text
 }
 
+/// Whether a per-record error code (Firehose, Kinesis) or a call's error code means "slow down".
+pub fn is_throttling(code: &str) -> bool {
+    ["Throttl", "ProvisionedThroughputExceeded", "ServiceUnavailable", "LimitExceeded", "SlowDown"]
+        .iter()
+        .any(|mark| code.contains(mark))
+}
+
 /// Runs `call` until it succeeds or fails for a reason a retry cannot fix. Transient failures
 /// are retried for as long as the run goes on, which holds up the sink and, through the bounded
 /// channels, the source; once `cancel` fires, [`ATTEMPTS_WHILE_STOPPING`] more are made.
@@ -116,7 +150,7 @@ where
         }
         // One line per doubling: an hour-long outage logs a few dozen lines, not thousands.
         if attempts.is_power_of_two() {
-            tracing::warn!(what, attempts, error = %message, "S3 unavailable; retrying");
+            tracing::warn!(what, attempts, error = %message, "AWS unavailable; retrying");
         }
         let wait = backoff.mul_f64(rand::random_range(0.5..=1.0));
         tokio::select! {

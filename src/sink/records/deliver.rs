@@ -1,0 +1,99 @@
+//! Delivering records: every call under the limits, then only the records that failed again,
+//! with capped, jittered backoff, until every record is accepted or the run stops.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Record;
+use super::calls::calls;
+use super::service::Service;
+use crate::aws::{ATTEMPTS_WHILE_STOPPING, FIRST_BACKOFF, Failure, MAX_BACKOFF, is_throttling};
+use crate::telemetry::Delivered;
+
+/// What happened to each table's records.
+pub type Tally = BTreeMap<Arc<str>, Delivered>;
+
+/// Why records were not delivered.
+#[derive(Debug)]
+pub enum Undelivered {
+    /// The service refused for good (no such stream, access denied).
+    Refused(String),
+    /// Still failing when the run stopped.
+    Stopped { records: usize, message: String },
+}
+
+/// Sends `records` until the service accepted each once, adding to `tally`.
+pub async fn deliver(
+    service: &Service,
+    mut records: Vec<Record>,
+    cancel: &CancellationToken,
+    tally: &mut Tally,
+) -> Result<(), Undelivered> {
+    let limits = service.limits();
+    let mut backoff = FIRST_BACKOFF;
+    let mut left_when_stopping = ATTEMPTS_WHILE_STOPPING;
+    while !records.is_empty() {
+        let sizes: Vec<usize> = records.iter().map(|r| service.size(r)).collect();
+        let mut failed = Vec::new();
+        let (mut throttled, mut last_error) = (false, String::new());
+        let mut pending = records.into_iter();
+        for call in calls(&sizes, limits) {
+            let batch: Vec<Record> = pending.by_ref().take(call.len()).collect();
+            match service.put(&batch, cancel).await {
+                Ok(codes) if codes.len() == batch.len() => {
+                    for (record, code) in batch.into_iter().zip(codes) {
+                        match code {
+                            None => tally.entry(record.table.clone()).or_default().sent += 1,
+                            Some(code) => {
+                                throttled |= is_throttling(&code);
+                                last_error = code;
+                                failed.push(record);
+                            }
+                        }
+                    }
+                }
+                Ok(codes) => {
+                    return Err(Undelivered::Refused(format!(
+                        "{} answered {} results for {} records",
+                        service.stream(),
+                        codes.len(),
+                        batch.len()
+                    )));
+                }
+                Err(Failure::GaveUp { message, .. }) => {
+                    let records = failed.len() + batch.len() + pending.len();
+                    return Err(Undelivered::Stopped { records, message });
+                }
+                Err(Failure::Permanent(message) | Failure::NotFound { message, .. }) => {
+                    return Err(Undelivered::Refused(message));
+                }
+                Err(Failure::Precondition) => return Err(Undelivered::Refused("a precondition failed".into())),
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        for record in &failed {
+            tally.entry(record.table.clone()).or_default().retried += 1;
+        }
+        if cancel.is_cancelled() {
+            if left_when_stopping == 0 {
+                return Err(Undelivered::Stopped { records: failed.len(), message: last_error });
+            }
+            left_when_stopping -= 1;
+        }
+        tracing::debug!(failed = failed.len(), throttled, code = %last_error, "records failed; sending them again");
+        // Throttling waits the longest: the stream needs the time, not another try.
+        let wait = if throttled { backoff.max(Duration::from_millis(500)) } else { backoff };
+        tokio::select! {
+            () = tokio::time::sleep(wait.mul_f64(rand::random_range(0.5..=1.0))) => {}
+            () = cancel.cancelled(), if !cancel.is_cancelled() => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        records = failed;
+    }
+    Ok(())
+}

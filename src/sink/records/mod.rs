@@ -1,0 +1,190 @@
+//! Record sinks (Firehose, Kinesis Data Streams): each row of the chosen tables as one JSON
+//! record, cut into calls under the service's limits, sent with per-record retry. A micro-batch
+//! is acknowledged only once every one of its records was accepted, so the checkpoint waits for
+//! delivery. Records over the size limit go to the lake's rejected output instead.
+
+mod calls;
+mod deliver;
+mod keys;
+mod service;
+
+pub use calls::{Limits, calls};
+pub use keys::default_partition_key;
+pub use service::*;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use super::{SinkBatch, SinkError};
+use crate::store::{Pending, Store};
+use crate::telemetry::DeliveryCounters;
+use deliver::{Tally, Undelivered, deliver};
+use keys::RowKeys;
+
+/// One row as a record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub table: Arc<str>,
+    /// The Kinesis partition key; empty for Firehose.
+    pub key: String,
+    /// The JSON object and its newline.
+    pub data: Vec<u8>,
+}
+
+/// A record sink: where it delivers and which tables it takes.
+pub struct RecordSink {
+    service: Service,
+    /// `kind:stream`, as errors and the summary name the sink.
+    label: String,
+    tables: Option<Vec<String>>,
+    /// The column each table's partition key comes from (Kinesis only; a table not listed is
+    /// keyed by micro-batch).
+    partition_keys: BTreeMap<String, String>,
+    /// The lake's store, where rejected records go.
+    rejects: Arc<Store>,
+    sealed: Vec<Pending>,
+    counters: Arc<DeliveryCounters>,
+    handle: Handle,
+    cancel: CancellationToken,
+    lines: Vec<u8>,
+}
+
+impl RecordSink {
+    pub fn new(
+        service: Service,
+        tables: Option<Vec<String>>,
+        partition_keys: BTreeMap<String, String>,
+        rejects: Arc<Store>,
+        counters: Arc<DeliveryCounters>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let kind = if matches!(service, Service::Firehose { .. }) { "firehose" } else { "kinesis" };
+        let label = format!("{kind}:{}", service.stream());
+        Self {
+            service,
+            label,
+            tables,
+            partition_keys,
+            rejects,
+            sealed: Vec::new(),
+            counters,
+            handle: Handle::current(),
+            cancel,
+            lines: Vec::new(),
+        }
+    }
+
+    fn wants(&self, table: &str) -> bool {
+        self.tables.as_ref().is_none_or(|tables| tables.iter().any(|t| t == table))
+    }
+
+    /// Sends every record of the chosen tables of `batch`, returning once all were accepted.
+    /// Blocking: call from the sink's own thread.
+    pub fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
+        let limits = self.service.limits();
+        let mut records = Vec::new();
+        let mut oversized = Vec::new();
+        let mut lines = std::mem::take(&mut self.lines);
+        for output in batch.outputs.iter().filter(|o| self.wants(&o.table)) {
+            let key_column = self.partition_keys.get(output.table.as_ref()).cloned();
+            for part in &output.batches {
+                lines.clear();
+                super::jsonl::encode::json_lines(&output.table, &batch.id, part, &mut lines)?;
+                let keys = match &self.service {
+                    Service::Kinesis { .. } => RowKeys::new(part, key_column.as_deref(), &batch.id)
+                        .map_err(|e| SinkError::Schema(format!("{}: table {}: {e}", self.label, output.table)))?,
+                    Service::Firehose { .. } => RowKeys::none(),
+                };
+                for (row, line) in lines.split_inclusive(|b| *b == b'\n').enumerate() {
+                    let record = Record { table: output.table.clone(), key: keys.key(row), data: line.to_vec() };
+                    if self.service.size(&record) > limits.max_bytes_per_record {
+                        oversized.push(record);
+                    } else {
+                        records.push(record);
+                    }
+                }
+            }
+        }
+        self.lines = lines;
+        let mut tally = Tally::new();
+        if !oversized.is_empty() {
+            self.reject(&batch.id, &oversized, limits.max_bytes_per_record)?;
+            for record in &oversized {
+                tally.entry(record.table.clone()).or_default().rejected += 1;
+            }
+        }
+        let span = tracing::debug_span!("deliver", sink = %self.label, records = records.len());
+        let delivered = self.handle.block_on(async {
+            let _enter = span.enter();
+            deliver(&self.service, records, &self.cancel, &mut tally).await
+        });
+        for (table, counts) in &tally {
+            self.counters.add(&self.label, table, *counts);
+        }
+        if delivered.is_ok() {
+            crate::fault::crash_point("records.delivered");
+        }
+        delivered.map_err(|e| match e {
+            Undelivered::Refused(message) => SinkError::Refused { sink: self.label.clone(), message },
+            Undelivered::Stopped { records, message } => {
+                SinkError::Undelivered { sink: self.label.clone(), records, message }
+            }
+        })
+    }
+
+    /// Stages the records over the size limit as `_rejected/<kind>-<stream>-<batch>.ndjson`.
+    fn reject(&mut self, batch_id: &str, records: &[Record], limit: usize) -> Result<(), SinkError> {
+        let mut text = Vec::new();
+        for record in records {
+            let line = serde_json::json!({
+                "sink": self.label,
+                "table": record.table.as_ref(),
+                "key": record.key,
+                "batch_id": batch_id,
+                "error": format!("record of {} bytes is over the limit of {limit} bytes", self.service.size(record)),
+                "record": String::from_utf8_lossy(record.data.trim_ascii_end()),
+            });
+            text.extend_from_slice(line.to_string().as_bytes());
+            text.push(b'\n');
+        }
+        let name = self.label.replace(':', "-");
+        let mut upload = self.rejects.upload(format!("{}/{name}-{batch_id}.ndjson", super::lake::REJECTED_DIR))?;
+        if let Err(source) = upload.write_all(&text) {
+            let path = upload.describe();
+            upload.abort();
+            return Err(SinkError::Io { path, source });
+        }
+        let pending = self.rejects.stage(upload)?;
+        tracing::warn!(sink = %self.label, records = records.len(), key = %pending.key, "records over the size limit set aside");
+        self.sealed.push(pending);
+        Ok(())
+    }
+
+    /// Everything written so far was delivered by `write`; hands over the staged rejects.
+    pub fn prepare(&mut self) -> Vec<Pending> {
+        std::mem::take(&mut self.sealed)
+    }
+
+    /// `firehose` or `kinesis`.
+    pub fn kind(&self) -> &'static str {
+        match self.service {
+            Service::Firehose { .. } => "firehose",
+            Service::Kinesis { .. } => "kinesis",
+        }
+    }
+}
+
+impl Drop for RecordSink {
+    fn drop(&mut self) {
+        for pending in self.sealed.drain(..) {
+            self.rejects.discard(&pending);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
