@@ -12,7 +12,8 @@
    row, commit time of its Parquet file minus the page's fetch time (`_ingested_at`): p50 and p99.
 4. benches/results/throughput.svg: throughput and peak memory against input size.
 5. The largest replay into an S3 lake on a loopback S3 server (moto, from the test virtualenv that
-   scripts/test creates) next to the same replay into a local lake, alternating, `--s3-pairs` times.
+   scripts/test creates) next to the same replay into a local lake, alternating, `--s3-pairs` times;
+   then the same replay also sending every row to Firehose and to Kinesis on that server: records/s.
 
 Peers run from the shared peers' virtualenv (created by ../shared/bench/run_peers.sh), or any
 python with duckdb/polars/pyarrow given as --python. Nothing here asserts: numbers are reported.
@@ -65,7 +66,8 @@ def free_port():
 
 
 def s3_replay(src, work, pairs, venv):
-    """Median (wall, peak MiB) of replays of src into a local lake and into S3 on loopback."""
+    """Median (wall, peak MiB, records sent) of replays of src into a local lake, into S3, and
+    into a local lake while sending every row to Firehose and to Kinesis, all on loopback moto."""
     moto, python = venv / "bin" / "moto_server", venv / "bin" / "python"
     if not moto.exists():
         sys.exit(f"no moto at {moto}: run scripts/test once, or pass --s3-venv")
@@ -82,17 +84,25 @@ def s3_replay(src, work, pairs, venv):
                               capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
-        subprocess.run([python, "-c", "import boto3; boto3.client('s3', endpoint_url='%s', region_name='us-east-1', "
-                        "aws_access_key_id='b', aws_secret_access_key='b').create_bucket(Bucket='bench')" % endpoint],
-                       check=True)
-        runs = {"local": [], "s3": []}
+        setup = f"""
+import boto3
+kw = dict(endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='b', aws_secret_access_key='b')
+boto3.client('s3', **kw).create_bucket(Bucket='bench')
+boto3.client('firehose', **kw).create_delivery_stream(DeliveryStreamName='bench', ExtendedS3DestinationConfiguration=dict(
+    BucketARN='arn:aws:s3:::bench', RoleARN='arn:aws:iam::123456789012:role/bench'))
+boto3.client('kinesis', **kw).create_stream(StreamName='bench', ShardCount=2)
+"""
+        subprocess.run([python, "-c", setup], check=True)
+        runs = {"local": [], "s3": [], "local + firehose": [], "local + kinesis": []}
         for i in range(pairs):
-            local = work / "out_local"
-            shutil.rmtree(local, ignore_errors=True)
-            runs["local"].append(timed([BIN, "replay", src, "--lake", local, "--queries", REPO / "queries"], env=env)[:2])
-            lake = f"s3://bench/run-{i}"
-            runs["s3"].append(timed([BIN, "replay", src, "--lake", lake, "--queries", REPO / "queries"], env=env)[:2])
-        return {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in runs.items()}
+            for where, lake, extra in [("local", work / "out_local", []), ("s3", f"s3://bench/run-{i}", []),
+                                       ("local + firehose", work / "out_local", ["--firehose", "bench"]),
+                                       ("local + kinesis", work / "out_local", ["--kinesis", "bench"])]:
+                shutil.rmtree(work / "out_local", ignore_errors=True)
+                wall, rss, stdout = timed([BIN, "replay", src, "--lake", lake, "--queries", REPO / "queries", *extra], env=env)
+                sent = re.search(r"delivered +\S+: (\d+) sent", stdout)
+                runs[where].append((wall, rss, int(sent.group(1)) if sent else 0))
+        return {k: tuple(statistics.median(r[j] for r in v) for j in range(3)) for k, v in runs.items()}
     finally:
         server.terminate()
         server.wait()
@@ -242,8 +252,9 @@ def main():
     if args.s3_pairs > 0:
         s3 = s3_replay(src, work, args.s3_pairs, Path(args.s3_venv))
         mb = src.stat().st_size / 1e6
-        for where, (wall, rss) in s3.items():
-            print(f"replay of {largest} pages into a {where} lake: {wall:.2f} s, {mb / wall:.1f} MB/s, peak {rss:.0f} MiB "
+        for where, (wall, rss, sent) in s3.items():
+            records = f", {sent / wall:.0f} records/s ({sent:.0f} records)" if sent else ""
+            print(f"replay of {largest} pages, {where}: {wall:.2f} s, {mb / wall:.1f} MB/s, peak {rss:.0f} MiB{records} "
                   f"(median of {args.s3_pairs})")
     if args.latency_secs > 0:
         lat = latency(work, args.latency_secs, args.python)

@@ -1,9 +1,12 @@
 //! Per-stage benchmarks on generated playlist pages: decode (JSON → Arrow), SQL (the default
 //! queries over one decoded micro-batch), encode (query output → zstd Parquet, staged and
-//! committed in a local store).
+//! committed in a local store), and records (query output → JSON records cut into Firehose and
+//! Kinesis calls, without sending them).
 //!
-//! `cargo bench --bench stages`; throughput is reported in input bytes per second.
+//! `cargo bench --bench stages`; throughput is reported in input bytes per second, and in
+//! records per second for the record sinks.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,6 +14,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tunestream::decode::{DecodedBatch, decode_batch};
 use tunestream::sink::SinkBatch;
 use tunestream::sink::lake::{LakeSettings, LakeSink, TableSpec};
+use tunestream::sink::records::{FIREHOSE_LIMITS, KINESIS_LIMITS, calls, default_partition_key, encode_records};
 use tunestream::source::synthetic::{EntryShape, playlist_pages};
 use tunestream::source::{PageBatch, SourceFile};
 use tunestream::store::{LocalStore, Store};
@@ -59,6 +63,27 @@ fn stages(c: &mut Criterion) {
             }
         })
     });
+    group.finish();
+
+    let mut lines = Vec::new();
+    let records = encode_records(&batch, None, None, &mut lines).expect("records").len();
+    let mut group = c.benchmark_group("records");
+    group.throughput(Throughput::Elements(records as u64));
+    group.sample_size(10);
+    let keys: BTreeMap<String, String> = transform
+        .tables()
+        .iter()
+        .filter_map(|q| Some((q.query.table.clone(), default_partition_key(&q.query.table)?.to_owned())))
+        .collect();
+    for (name, keys, limits) in [("firehose", None, FIREHOSE_LIMITS), ("kinesis", Some(&keys), KINESIS_LIMITS)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let records = encode_records(&batch, None, keys, &mut lines).expect("records");
+                let sizes: Vec<usize> = records.iter().map(|r| r.data.len() + r.key.len()).collect();
+                calls(&sizes, limits)
+            })
+        });
+    }
     group.finish();
 }
 

@@ -247,36 +247,61 @@ fn firehose_records(bucket: &str) -> Vec<Value> {
     streams(&["firehose-records", bucket])["records"].as_array().unwrap().clone()
 }
 
+/// A replay of `inputs` into a fresh lake in `dir/<name>`, one page a micro-batch, sending to
+/// Firehose `stream` through `proxy`, with a jsonl copy of what it sends in `dir/<name>/json`.
+fn replay_to_firehose(inputs: &[String], dir: &Path, name: &str, proxy: &Proxy, stream: &str) -> Command {
+    let run_dir = dir.join(name);
+    let json_dir = run_dir.join("json");
+    let mut command =
+        replay(inputs, &run_dir, &proxy.url(), &["--firehose", stream, "--jsonl", json_dir.to_str().unwrap()]);
+    command.env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1");
+    command
+}
+
 #[test]
-fn a_firehose_outage_holds_the_replay_back_and_a_shutdown_says_what_was_not_delivered() {
+fn a_firehose_outage_holds_the_run_back_and_nothing_is_lost_or_sent_twice() {
     let dir = tempfile::tempdir().unwrap();
     let inputs = many_batches(dir.path());
     let proxy = Proxy::new("fault_proxy.py");
     let (stream, bucket) = (unique("outage"), unique("outage"));
     streams(&["firehose-create", &stream, &bucket]);
-    set_faults(&proxy, json!({"down": true}));
 
-    // Down from the start: the replay waits, and a shutdown reports the records not delivered.
-    let child = replay(&inputs, dir.path(), &proxy.url(), &["--firehose", &stream])
-        .env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1")
+    // Down from the start: the run waits; back up: it goes on and delivers every record once.
+    set_faults(&proxy, json!({"down": true}));
+    let mut child = replay_to_firehose(&inputs, dir.path(), "first", &proxy, &stream)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert!(firehose_records(&bucket).is_empty());
+    assert!(child.try_wait().unwrap().is_none(), "the run waits for Firehose");
+    set_faults(&proxy, json!({}));
+    succeeded(child.wait_with_output().unwrap());
+    assert_eq!(sorted(&firehose_records(&bucket)), jsonl_sorted(&dir.path().join("first/json")));
+}
+
+#[test]
+fn a_shutdown_while_firehose_is_down_says_how_many_records_were_not_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = many_batches(dir.path());
+    let proxy = Proxy::new("fault_proxy.py");
+    let (stream, bucket) = (unique("down"), unique("down"));
+    streams(&["firehose-create", &stream, &bucket]);
+    set_faults(&proxy, json!({"down": true}));
+    let mut command = replay_to_firehose(&inputs, dir.path(), "stopped", &proxy, &stream);
+    let child = command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
     let out = common::interrupt(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{stderr}");
-    assert!(stderr.contains("records not delivered") && stderr.contains("next start"), "{stderr}");
+    let records = stderr.split(" records not delivered").next().unwrap().rsplit(' ').next().unwrap();
+    assert!(records.parse::<u64>().unwrap() > 0 && stderr.contains("next start"), "{stderr}");
 
-    // Back up: the next run delivers every record once.
+    // The next start, with Firehose back, sends them.
     set_faults(&proxy, json!({}));
-    let json_dir = dir.path().join("json");
-    let mut again =
-        replay(&inputs, dir.path(), &proxy.url(), &["--firehose", &stream, "--jsonl", json_dir.to_str().unwrap()]);
-    succeeded(again.env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1").output().unwrap());
-    assert_eq!(sorted(&firehose_records(&bucket)), jsonl_sorted(&json_dir));
+    succeeded(replay_to_firehose(&inputs, dir.path(), "again", &proxy, &stream).output().unwrap());
+    assert_eq!(sorted(&firehose_records(&bucket)), jsonl_sorted(&dir.path().join("again/json")));
 }
 
 #[test]

@@ -35,6 +35,35 @@ pub struct Record {
     pub data: Vec<u8>,
 }
 
+/// Every row of the chosen tables of `batch` (`None`: every table) as a record, in order. With
+/// `keys` (Kinesis), each record's partition key comes from its table's key column there, else
+/// the micro-batch id. `lines` is scratch space kept between calls.
+pub fn encode_records(
+    batch: &SinkBatch,
+    tables: Option<&[String]>,
+    keys: Option<&BTreeMap<String, String>>,
+    lines: &mut Vec<u8>,
+) -> Result<Vec<Record>, SinkError> {
+    let mut records = Vec::new();
+    let wanted = |table: &str| tables.is_none_or(|tables| tables.iter().any(|t| t == table));
+    for output in batch.outputs.iter().filter(|o| wanted(&o.table)) {
+        let key_column = keys.and_then(|keys| keys.get(output.table.as_ref()));
+        for part in &output.batches {
+            lines.clear();
+            super::jsonl::encode::json_lines(&output.table, &batch.id, part, lines)?;
+            let row_keys = match keys {
+                Some(_) => RowKeys::new(part, key_column.map(String::as_str), &batch.id)
+                    .map_err(|e| SinkError::Schema(format!("table {}: {e}", output.table)))?,
+                None => RowKeys::none(),
+            };
+            for (row, line) in lines.split_inclusive(|b| *b == b'\n').enumerate() {
+                records.push(Record { table: output.table.clone(), key: row_keys.key(row), data: line.to_vec() });
+            }
+        }
+    }
+    Ok(records)
+}
+
 /// A record sink: where it delivers and which tables it takes.
 pub struct RecordSink {
     service: Service,
@@ -78,38 +107,15 @@ impl RecordSink {
         }
     }
 
-    fn wants(&self, table: &str) -> bool {
-        self.tables.as_ref().is_none_or(|tables| tables.iter().any(|t| t == table))
-    }
-
     /// Sends every record of the chosen tables of `batch`, returning once all were accepted.
     /// Blocking: call from the sink's own thread.
     pub fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
         let limits = self.service.limits();
-        let mut records = Vec::new();
-        let mut oversized = Vec::new();
-        let mut lines = std::mem::take(&mut self.lines);
-        for output in batch.outputs.iter().filter(|o| self.wants(&o.table)) {
-            let key_column = self.partition_keys.get(output.table.as_ref()).cloned();
-            for part in &output.batches {
-                lines.clear();
-                super::jsonl::encode::json_lines(&output.table, &batch.id, part, &mut lines)?;
-                let keys = match &self.service {
-                    Service::Kinesis { .. } => RowKeys::new(part, key_column.as_deref(), &batch.id)
-                        .map_err(|e| SinkError::Schema(format!("{}: table {}: {e}", self.label, output.table)))?,
-                    Service::Firehose { .. } => RowKeys::none(),
-                };
-                for (row, line) in lines.split_inclusive(|b| *b == b'\n').enumerate() {
-                    let record = Record { table: output.table.clone(), key: keys.key(row), data: line.to_vec() };
-                    if self.service.size(&record) > limits.max_bytes_per_record {
-                        oversized.push(record);
-                    } else {
-                        records.push(record);
-                    }
-                }
-            }
-        }
-        self.lines = lines;
+        let keys = matches!(self.service, Service::Kinesis { .. }).then_some(&self.partition_keys);
+        let all = encode_records(batch, self.tables.as_deref(), keys, &mut self.lines)
+            .map_err(|e| SinkError::Schema(format!("{}: {e}", self.label)))?;
+        let (records, oversized): (Vec<Record>, Vec<Record>) =
+            all.into_iter().partition(|record| self.service.size(record) <= limits.max_bytes_per_record);
         let mut tally = Tally::new();
         if !oversized.is_empty() {
             self.reject(&batch.id, &oversized, limits.max_bytes_per_record)?;

@@ -23,6 +23,19 @@ pub const KINESIS_MAX_BYTES_PER_RECORD: usize = 1 << 20;
 /// Kinesis partition keys are 1 to 256 Unicode characters.
 pub const KINESIS_MAX_KEY_CHARS: usize = 256;
 
+/// PutRecordBatch's limits.
+pub const FIREHOSE_LIMITS: Limits = Limits {
+    max_records_per_call: FIREHOSE_MAX_RECORDS_PER_CALL,
+    max_bytes_per_call: FIREHOSE_MAX_BYTES_PER_CALL,
+    max_bytes_per_record: FIREHOSE_MAX_BYTES_PER_RECORD,
+};
+/// PutRecords' limits.
+pub const KINESIS_LIMITS: Limits = Limits {
+    max_records_per_call: KINESIS_MAX_RECORDS_PER_CALL,
+    max_bytes_per_call: KINESIS_MAX_BYTES_PER_CALL,
+    max_bytes_per_record: KINESIS_MAX_BYTES_PER_RECORD,
+};
+
 /// A delivery stream or a data stream, with its client.
 #[derive(Debug, Clone)]
 pub enum Service {
@@ -33,16 +46,8 @@ pub enum Service {
 impl Service {
     pub fn limits(&self) -> Limits {
         match self {
-            Service::Firehose { .. } => Limits {
-                max_records_per_call: FIREHOSE_MAX_RECORDS_PER_CALL,
-                max_bytes_per_call: FIREHOSE_MAX_BYTES_PER_CALL,
-                max_bytes_per_record: FIREHOSE_MAX_BYTES_PER_RECORD,
-            },
-            Service::Kinesis { .. } => Limits {
-                max_records_per_call: KINESIS_MAX_RECORDS_PER_CALL,
-                max_bytes_per_call: KINESIS_MAX_BYTES_PER_CALL,
-                max_bytes_per_record: KINESIS_MAX_BYTES_PER_RECORD,
-            },
+            Service::Firehose { .. } => FIREHOSE_LIMITS,
+            Service::Kinesis { .. } => KINESIS_LIMITS,
         }
     }
 
