@@ -65,7 +65,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def s3_replay(src, work, pairs, venv):
+def s3_replay(src, records_src, work, pairs, venv):
     """Median (wall, peak MiB, records sent) of replays of src into a local lake, into S3, and
     into a local lake while sending every row to Firehose and to Kinesis, all on loopback moto."""
     moto, python = venv / "bin" / "moto_server", venv / "bin" / "python"
@@ -93,13 +93,19 @@ boto3.client('firehose', **kw).create_delivery_stream(DeliveryStreamName='bench'
 boto3.client('kinesis', **kw).create_stream(StreamName='bench', ShardCount=2)
 """
         subprocess.run([python, "-c", setup], check=True)
-        runs = {"local": [], "s3": [], "local + firehose": [], "local + kinesis": []}
+        runs = {"local": [], "s3": [], "records: local": [], "records: local + firehose": [],
+                "records: local + kinesis": []}
         for i in range(pairs):
             for where, lake, extra in [("local", work / "out_local", []), ("s3", f"s3://bench/run-{i}", []),
-                                       ("local + firehose", work / "out_local", ["--firehose", "bench"]),
-                                       ("local + kinesis", work / "out_local", ["--kinesis", "bench"])]:
+                                       ("records: local", work / "out_local", []),
+                                       ("records: local + firehose", work / "out_local", ["--firehose", "bench"]),
+                                       ("records: local + kinesis", work / "out_local", ["--kinesis", "bench"])]:
                 shutil.rmtree(work / "out_local", ignore_errors=True)
-                wall, rss, stdout = timed([BIN, "replay", src, "--lake", lake, "--queries", REPO / "queries", *extra], env=env)
+                # moto's Kinesis is slow (a 500-page replay's records took over four minutes), so
+                # the record runs use a smaller input.
+                input_file = records_src if where.startswith("records") else src
+                wall, rss, stdout = timed([BIN, "replay", input_file, "--lake", lake, "--queries", REPO / "queries", *extra],
+                                          env=env)
                 sent = re.search(r"delivered +\S+: (\d+) sent", stdout)
                 runs[where].append((wall, rss, int(sent.group(1)) if sent else 0))
         return {k: tuple(statistics.median(r[j] for r in v) for j in range(3)) for k, v in runs.items()}
@@ -210,6 +216,8 @@ def main():
     ap.add_argument("--python", default=str(Path.home() / ".cache/spotify-peers/venv/bin/python"))
     ap.add_argument("--latency-secs", type=int, default=40, help="0 skips the latency run")
     ap.add_argument("--s3-pairs", type=int, default=3, help="0 skips the replay into S3")
+    ap.add_argument("--records-pages", type=int, default=20,
+                    help="pages of the replays that also send to Firehose and Kinesis (moto is slow)")
     ap.add_argument("--s3-venv", default=str(Path.home() / ".cache/tunestream/venv"),
                     help="virtualenv with moto and boto3 (scripts/test creates it)")
     args = ap.parse_args()
@@ -250,11 +258,13 @@ def main():
     svg(results, plot)
     print(f"plot: {plot}")
     if args.s3_pairs > 0:
-        s3 = s3_replay(src, work, args.s3_pairs, Path(args.s3_venv))
-        mb = src.stat().st_size / 1e6
+        records_src = workload(cache, args.records_pages)
+        s3 = s3_replay(src, records_src, work, args.s3_pairs, Path(args.s3_venv))
         for where, (wall, rss, sent) in s3.items():
+            pages = args.records_pages if where.startswith("records") else largest
+            mb = (records_src if where.startswith("records") else src).stat().st_size / 1e6
             records = f", {sent / wall:.0f} records/s ({sent:.0f} records)" if sent else ""
-            print(f"replay of {largest} pages, {where}: {wall:.2f} s, {mb / wall:.1f} MB/s, peak {rss:.0f} MiB{records} "
+            print(f"replay of {pages} pages, {where}: {wall:.2f} s, {mb / wall:.1f} MB/s, peak {rss:.0f} MiB{records} "
                   f"(median of {args.s3_pairs})")
     if args.latency_secs > 0:
         lat = latency(work, args.latency_secs, args.python)
