@@ -241,11 +241,6 @@ impl Upload {
         }
     }
 
-    /// The key it will be committed under.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
     /// Abandons the upload and removes what it wrote.
     pub fn abort(self) {
         match self.target {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{SinkBatch, SinkError};
 use crate::store::{Pending, Store};
@@ -124,10 +125,8 @@ impl RecordSink {
             }
         }
         let span = tracing::debug_span!("deliver", sink = %self.label, records = records.len());
-        let delivered = self.handle.block_on(async {
-            let _enter = span.enter();
-            deliver(&self.service, records, &self.cancel, &mut tally).await
-        });
+        let delivered =
+            self.handle.block_on(deliver(&self.service, records, &self.cancel, &mut tally).instrument(span));
         for (table, counts) in &tally {
             self.counters.add(&self.label, table, *counts);
         }
