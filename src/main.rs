@@ -27,6 +27,33 @@ struct Cli {
     command: Command,
 }
 
+/// Sinks besides the lake, given on the command line (after the config file's).
+#[derive(Debug, clap::Args)]
+struct SinkFlags {
+    /// Also write the output tables as JSON lines to DIR (all tables, or the ones listed);
+    /// repeatable (config: a [[sinks]] entry of type "jsonl").
+    #[arg(long = "jsonl", value_name = "DIR[:TABLE,...]")]
+    jsonl: Vec<String>,
+    /// Also send the output tables as JSON records through a Firehose delivery stream (all
+    /// tables, or the ones listed); repeatable (config: a [[sinks]] entry of type "firehose").
+    #[arg(long = "firehose", value_name = "STREAM[:TABLE,...]")]
+    firehose: Vec<String>,
+    /// Also put the output tables as JSON records into a Kinesis data stream (all tables, or
+    /// the ones listed); repeatable (config: a [[sinks]] entry of type "kinesis").
+    #[arg(long = "kinesis", value_name = "STREAM[:TABLE,...]")]
+    kinesis: Vec<String>,
+}
+
+impl SinkFlags {
+    /// Adds these sinks after the file's.
+    fn add_to(&self, file: &mut config::FileConfig) {
+        use tunestream::sink::{firehose, jsonl, kinesis};
+        file.sinks.extend(self.jsonl.iter().map(|flag| SinkSection::Jsonl(jsonl::parse_flag(flag))));
+        file.sinks.extend(self.firehose.iter().map(|flag| SinkSection::Firehose(firehose::parse_flag(flag))));
+        file.sinks.extend(self.kinesis.iter().map(|flag| SinkSection::Kinesis(kinesis::parse_flag(flag))));
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Reprocesses raw page files (NDJSON, plain or .gz) through the queries into the lake.
@@ -46,18 +73,8 @@ enum Command {
         /// Kind of bare responses whose href does not tell it.
         #[arg(long)]
         kind: Option<Kind>,
-        /// Also write the output tables as JSON lines to DIR (all tables, or the ones listed);
-        /// repeatable (config: a [[sinks]] entry of type "jsonl").
-        #[arg(long = "jsonl", value_name = "DIR[:TABLE,...]")]
-        jsonl: Vec<String>,
-        /// Also send the output tables as JSON records through a Firehose delivery stream (all
-        /// tables, or the ones listed); repeatable (config: a [[sinks]] entry of type "firehose").
-        #[arg(long = "firehose", value_name = "STREAM[:TABLE,...]")]
-        firehose: Vec<String>,
-        /// Also put the output tables as JSON records into a Kinesis data stream (all tables, or
-        /// the ones listed); repeatable (config: a [[sinks]] entry of type "kinesis").
-        #[arg(long = "kinesis", value_name = "STREAM[:TABLE,...]")]
-        kinesis: Vec<String>,
+        #[command(flatten)]
+        sinks: SinkFlags,
     },
     /// Plans every query against the raw schemas without reading data.
     Check {
@@ -86,18 +103,8 @@ enum Command {
         /// State directory for tokens, cursors and the budget (config: state_dir).
         #[arg(long)]
         state_dir: Option<PathBuf>,
-        /// Also write the output tables as JSON lines to DIR (all tables, or the ones listed);
-        /// repeatable (config: a [[sinks]] entry of type "jsonl").
-        #[arg(long = "jsonl", value_name = "DIR[:TABLE,...]")]
-        jsonl: Vec<String>,
-        /// Also send the output tables as JSON records through a Firehose delivery stream (all
-        /// tables, or the ones listed); repeatable (config: a [[sinks]] entry of type "firehose").
-        #[arg(long = "firehose", value_name = "STREAM[:TABLE,...]")]
-        firehose: Vec<String>,
-        /// Also put the output tables as JSON records into a Kinesis data stream (all tables, or
-        /// the ones listed); repeatable (config: a [[sinks]] entry of type "kinesis").
-        #[arg(long = "kinesis", value_name = "STREAM[:TABLE,...]")]
-        kinesis: Vec<String>,
+        #[command(flatten)]
+        sinks: SinkFlags,
     },
     /// Prints each job's requests per day and the total against the daily budget.
     Plan,
@@ -165,14 +172,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Adds the sinks given as `--jsonl`, `--firehose` and `--kinesis` flags after the file's.
-fn add_flag_sinks(file: &mut config::FileConfig, jsonl: &[String], firehose: &[String], kinesis: &[String]) {
-    use tunestream::sink::{firehose as fh, jsonl as jl, kinesis as ks};
-    file.sinks.extend(jsonl.iter().map(|flag| SinkSection::Jsonl(jl::parse_flag(flag))));
-    file.sinks.extend(firehose.iter().map(|flag| SinkSection::Firehose(fh::parse_flag(flag))));
-    file.sinks.extend(kinesis.iter().map(|flag| SinkSection::Kinesis(ks::parse_flag(flag))));
-}
-
 async fn run(cli: Cli) -> Result<(), Error> {
     let file = match cli.command {
         Command::Run { .. } | Command::Plan | Command::Sim { .. } => {
@@ -181,9 +180,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
         _ => config::load(cli.config.as_deref(), std::env::vars())?,
     };
     match cli.command {
-        Command::Run { run_for, force, lake, raw, queries, state_dir, jsonl, firehose, kinesis } => {
+        Command::Run { run_for, force, lake, raw, queries, state_dir, sinks } => {
             let mut file = file;
-            add_flag_sinks(&mut file, &jsonl, &firehose, &kinesis);
+            sinks.add_to(&mut file);
             file.lake.path = lake.unwrap_or(file.lake.path);
             file.lake.raw = raw.or(file.lake.raw);
             file.queries = queries.or(file.queries);
@@ -230,9 +229,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("logged in as {user}; tokens stored in {}", settings.state_dir.join("tokens.json").display());
             Ok(())
         }
-        Command::Replay { paths, lake, raw, queries, kind, jsonl, firehose, kinesis } => {
+        Command::Replay { paths, lake, raw, queries, kind, sinks } => {
             let mut file = file;
-            add_flag_sinks(&mut file, &jsonl, &firehose, &kinesis);
+            sinks.add_to(&mut file);
             file.lake.path = lake.unwrap_or(file.lake.path);
             file.lake.raw = raw.or(file.lake.raw);
             if let Some(queries) = queries {
