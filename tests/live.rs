@@ -305,7 +305,7 @@ async fn recently_played_resumes_from_its_cursor_without_duplicates_and_warns_of
 }
 
 fn lines(pages: &[Page]) -> String {
-    pages.iter().map(|p| String::from_utf8(p.to_line()).unwrap()).collect::<Vec<_>>().join("\n")
+    pages.iter().map(|p| p.to_line()).collect::<Vec<_>>().join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

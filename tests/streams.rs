@@ -153,7 +153,7 @@ fn kinesis_keys_records_by_table_and_rides_out_throttling() {
 /// `service`, then returns the proxy's counters and the staged rejects.
 async fn send_sized(kinesis: bool, sizes: Vec<usize>) -> (Value, Vec<tunestream::store::Pending>) {
     use arrow::array::{RecordBatch, StringArray};
-    use tunestream::sink::records::{RecordSink, Service};
+    use tunestream::sink::records::{Ledger, RecordSink, Service};
     use tunestream::sink::{SinkBatch, jsonl::encode::json_lines};
     use tunestream::store::{LocalStore, Store};
     use tunestream::transform::TableOutput;
@@ -198,7 +198,8 @@ async fn send_sized(kinesis: bool, sizes: Vec<usize>) -> (Value, Vec<tunestream:
     let store = Arc::new(Store::Local(LocalStore::open(dir.path().to_owned()).unwrap()));
     let keys = BTreeMap::from([("big".to_owned(), "user_id".to_owned())]);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let mut sink = RecordSink::new(service, None, keys, store, Default::default(), cancel);
+    let ledger = Ledger::open(dir.path().join("state/delivered/limits.ledger")).unwrap();
+    let mut sink = RecordSink::new(service, None, keys, store, Default::default(), ledger, cancel);
     let input = SinkBatch {
         id: "b1".into(),
         outputs: vec![TableOutput { table: "big".into(), batches: parts }],

@@ -90,7 +90,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         // Only a run that will write takes the sinks' directories, and recovers them before
         // anything is read live: an interrupted commit decides where the source resumes.
         let outputs = sinks::open(settings, state_dir.as_deref(), &cancel).await?;
-        let sinks = sinks::build(&outputs, &specs, &delivered, &cancel).await?;
+        let sinks = sinks::build(&outputs, &specs, &settings.state_dir, &delivered, &cancel).await?;
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
         Ok::<_, Error>((outputs, sinks))
@@ -112,6 +112,9 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         store.settle().await;
     }
     let committed = committed?;
+    if !committed.stopped_mid_stream {
+        sinks::forget_deliveries(settings)?;
+    }
     let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
     let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
     summary.delivered = delivered.snapshot();

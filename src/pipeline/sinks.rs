@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::fs::{DirLock, lock_dir};
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::lake::{LakeSink, TableSpec};
-use crate::sink::records::{RecordSink, default_partition_key};
+use crate::sink::records::{Ledger, RecordSink, Service, default_partition_key, forget, ledger_path};
 use crate::sink::{Prepared, Sink, SinkConfig, SinkError, SinkInput};
 use crate::sink::{firehose, kinesis};
 use crate::store::{Location, Store};
@@ -89,10 +89,11 @@ pub async fn open(settings: &Settings, state_dir: Option<&Path>, cancel: &Cancel
 }
 
 /// Builds every configured sink for `tables`; record sinks count what they deliver in
-/// `delivered`.
+/// `delivered` and keep their ledgers in `state_dir`.
 pub async fn build(
     outputs: &Outputs,
     tables: &[TableSpec],
+    state_dir: &Path,
     delivered: &Arc<DeliveryCounters>,
     cancel: &CancellationToken,
 ) -> Result<Vec<Sink>, Error> {
@@ -108,32 +109,47 @@ pub async fn build(
             SinkConfig::Jsonl(jsonl) => Sink::Jsonl(JsonlSink::new(jsonl.clone(), store()?)),
             SinkConfig::Firehose(firehose) => {
                 let service = firehose::connect(firehose).await.map_err(|message| refused(config, message))?;
-                let sink = RecordSink::new(
-                    service,
-                    firehose.tables.clone(),
-                    BTreeMap::new(),
-                    lake.clone(),
-                    delivered.clone(),
-                    cancel.clone(),
-                );
-                Sink::Records(Box::new(sink))
+                record_sink(service, firehose.tables.clone(), BTreeMap::new(), lake, state_dir, delivered, cancel)?
             }
             SinkConfig::Kinesis(kinesis) => {
                 let keys = partition_keys(&kinesis.partition_keys, tables).map_err(|e| Error::Sink("kinesis", e))?;
                 let service = kinesis::connect(kinesis).await.map_err(|message| refused(config, message))?;
-                let sink = RecordSink::new(
-                    service,
-                    kinesis.tables.clone(),
-                    keys,
-                    lake.clone(),
-                    delivered.clone(),
-                    cancel.clone(),
-                );
-                Sink::Records(Box::new(sink))
+                record_sink(service, kinesis.tables.clone(), keys, lake, state_dir, delivered, cancel)?
             }
         });
     }
     Ok(sinks)
+}
+
+/// A record sink for `service`, its ledger in `state_dir` and its rejects in the lake.
+fn record_sink(
+    service: Service,
+    tables: Option<Vec<String>>,
+    partition_keys: BTreeMap<String, String>,
+    lake: &Arc<Store>,
+    state_dir: &Path,
+    delivered: &Arc<DeliveryCounters>,
+    cancel: &CancellationToken,
+) -> Result<Sink, Error> {
+    let path = ledger_path(state_dir, service.kind(), service.stream());
+    let ledger = Ledger::open(path).map_err(|e| Error::Sink(service.kind(), e))?;
+    let sink =
+        RecordSink::new(service, tables, partition_keys, lake.clone(), delivered.clone(), ledger, cancel.clone());
+    Ok(Sink::Records(Box::new(sink)))
+}
+
+/// Deletes the ledgers of the record sinks in `settings`: a run ended with everything they
+/// delivered committed.
+pub fn forget_deliveries(settings: &Settings) -> Result<(), Error> {
+    for sink in settings.all_sinks() {
+        let stream = match &sink {
+            SinkConfig::Firehose(firehose) => &firehose.stream,
+            SinkConfig::Kinesis(kinesis) => &kinesis.stream,
+            SinkConfig::Lake(_) | SinkConfig::Jsonl(_) => continue,
+        };
+        forget(&ledger_path(&settings.state_dir, sink.name(), stream)).map_err(|e| Error::Sink(sink.name(), e))?;
+    }
+    Ok(())
 }
 
 fn refused(config: &SinkConfig, message: String) -> Error {

@@ -13,6 +13,28 @@ pub struct Delivered {
     pub retried: u64,
     /// Records that can never be sent (over the size limit), in the rejected output instead.
     pub rejected: u64,
+    /// Records among `sent` that an earlier run had delivered but not committed before it
+    /// stopped: sent again after restart, so consumers see them twice.
+    pub resent: u64,
+}
+
+impl std::ops::AddAssign for Delivered {
+    fn add_assign(&mut self, other: Self) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.rejected += other.rejected;
+        self.resent += other.resent;
+    }
+}
+
+impl fmt::Display for Delivered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} sent, {} retried, {} rejected", self.sent, self.retried, self.rejected)?;
+        if self.resent > 0 {
+            write!(f, ", {} sent again after restart", self.resent)?;
+        }
+        Ok(())
+    }
 }
 
 /// Delivery counts of every record sink, keyed by `kind:stream` and table.
@@ -25,10 +47,7 @@ impl DeliveryCounters {
     /// Adds `delivered` to `sink`'s counts of `table`.
     pub fn add(&self, sink: &str, table: &str, delivered: Delivered) {
         let mut by_sink = self.by_sink.lock().unwrap_or_else(|e| e.into_inner());
-        let counts = by_sink.entry(sink.to_owned()).or_default().entry(table.to_owned()).or_default();
-        counts.sent += delivered.sent;
-        counts.retried += delivered.retried;
-        counts.rejected += delivered.rejected;
+        *by_sink.entry(sink.to_owned()).or_default().entry(table.to_owned()).or_default() += delivered;
     }
 
     pub fn snapshot(&self) -> DeliveryReport {
@@ -43,18 +62,13 @@ pub struct DeliveryReport(pub BTreeMap<String, BTreeMap<String, Delivered>>);
 impl fmt::Display for DeliveryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (sink, tables) in &self.0 {
-            let total = tables.values().fold(Delivered::default(), |a, b| Delivered {
-                sent: a.sent + b.sent,
-                retried: a.retried + b.retried,
-                rejected: a.rejected + b.rejected,
-            });
-            writeln!(
-                f,
-                "  delivered        {sink}: {} sent, {} retried, {} rejected",
-                total.sent, total.retried, total.rejected
-            )?;
-            for (table, d) in tables {
-                writeln!(f, "    {table:<20} {} sent, {} retried, {} rejected", d.sent, d.retried, d.rejected)?;
+            let mut total = Delivered::default();
+            for counts in tables.values() {
+                total += *counts;
+            }
+            writeln!(f, "  delivered        {sink}: {total}")?;
+            for (table, counts) in tables {
+                writeln!(f, "    {table:<20} {counts}")?;
             }
         }
         Ok(())

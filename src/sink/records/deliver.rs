@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::Record;
 use super::calls::calls;
+use super::ledger::Ledger;
 use super::service::Service;
+use super::{Record, SinkError};
 use crate::aws::{ATTEMPTS_WHILE_STOPPING, FIRST_BACKOFF, Failure, MAX_BACKOFF, is_throttling};
 use crate::telemetry::Delivered;
 
@@ -23,15 +24,25 @@ pub enum Undelivered {
     Refused(String),
     /// Still failing when the run stopped.
     Stopped { records: usize, message: String },
+    /// Not the service's doing: the ledger cannot be written, or a bug.
+    Local(SinkError),
 }
 
-/// Sends `records` until the service accepted each once, adding to `tally`.
+/// Where one micro-batch's records go and what is noted of them.
+pub struct Delivery<'a> {
+    pub service: &'a Service,
+    pub batch_id: &'a str,
+    pub ledger: &'a mut Ledger,
+    pub tally: &'a mut Tally,
+}
+
+/// Sends `records` until the service accepted each once, adding to the tally and the ledger.
 pub async fn deliver(
-    service: &Service,
+    to: Delivery<'_>,
     mut records: Vec<Record>,
     cancel: &CancellationToken,
-    tally: &mut Tally,
 ) -> Result<(), Undelivered> {
+    let Delivery { service, batch_id, ledger, tally } = to;
     let limits = service.limits();
     let mut backoff = FIRST_BACKOFF;
     let mut left_when_stopping = ATTEMPTS_WHILE_STOPPING;
@@ -44,9 +55,15 @@ pub async fn deliver(
             let batch: Vec<Record> = pending.by_ref().take(call.len()).collect();
             match service.put(&batch, cancel).await {
                 Ok(codes) if codes.len() == batch.len() => {
+                    let mut accepted = Vec::with_capacity(batch.len());
                     for (record, code) in batch.into_iter().zip(codes) {
                         match code {
-                            None => tally.entry(record.table.clone()).or_default().sent += 1,
+                            None => {
+                                let counts = tally.entry(record.table.clone()).or_default();
+                                counts.sent += 1;
+                                counts.resent += u64::from(ledger.delivered_before(batch_id, record.index));
+                                accepted.push(record.index);
+                            }
                             Some(code) => {
                                 throttled |= is_throttling(&code);
                                 last_error = code;
@@ -54,6 +71,8 @@ pub async fn deliver(
                             }
                         }
                     }
+                    accepted.sort_unstable();
+                    ledger.accepted(batch_id, &accepted).map_err(Undelivered::Local)?;
                 }
                 Ok(codes) => {
                     return Err(Undelivered::Refused(format!(
@@ -70,7 +89,10 @@ pub async fn deliver(
                 Err(Failure::Permanent(message) | Failure::NotFound { message, .. }) => {
                     return Err(Undelivered::Refused(message));
                 }
-                Err(Failure::Precondition) => return Err(Undelivered::Refused("a precondition failed".into())),
+                Err(Failure::Precondition) => {
+                    let message = format!("{} answered a put with a failed precondition", service.stream());
+                    return Err(Undelivered::Local(SinkError::Bug(message)));
+                }
             }
         }
         if failed.is_empty() {

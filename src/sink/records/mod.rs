@@ -6,10 +6,12 @@
 mod calls;
 mod deliver;
 mod keys;
+mod ledger;
 mod service;
 
 pub use calls::{Limits, calls};
 pub use keys::default_partition_key;
+pub use ledger::{LEDGER_DIR, Ledger, forget, ledger_path};
 pub use service::*;
 
 use std::collections::BTreeMap;
@@ -23,7 +25,7 @@ use tracing::Instrument;
 use super::{SinkBatch, SinkError};
 use crate::store::{Pending, Store};
 use crate::telemetry::DeliveryCounters;
-use deliver::{Tally, Undelivered, deliver};
+use deliver::{Delivery, Tally, Undelivered, deliver};
 use keys::RowKeys;
 
 /// One row as a record.
@@ -34,6 +36,8 @@ pub struct Record {
     pub key: String,
     /// The JSON object and its newline.
     pub data: Vec<u8>,
+    /// Its place among the micro-batch's records, as the ledger notes it.
+    pub index: u32,
 }
 
 /// Every row of the chosen tables of `batch` (`None`: every table) as a record, in order. With
@@ -58,7 +62,14 @@ pub fn encode_records(
                 None => RowKeys::none(),
             };
             for (row, line) in lines.split_inclusive(|b| *b == b'\n').enumerate() {
-                records.push(Record { table: output.table.clone(), key: row_keys.key(row), data: line.to_vec() });
+                let index = u32::try_from(records.len())
+                    .map_err(|_| SinkError::Bug(format!("micro-batch {} has over 2^32 rows", batch.id)))?;
+                records.push(Record {
+                    table: output.table.clone(),
+                    key: row_keys.key(row),
+                    data: line.to_vec(),
+                    index,
+                });
             }
         }
     }
@@ -78,6 +89,7 @@ pub struct RecordSink {
     rejects: Arc<Store>,
     sealed: Vec<Pending>,
     counters: Arc<DeliveryCounters>,
+    ledger: Ledger,
     handle: Handle,
     cancel: CancellationToken,
     lines: Vec<u8>,
@@ -90,10 +102,10 @@ impl RecordSink {
         partition_keys: BTreeMap<String, String>,
         rejects: Arc<Store>,
         counters: Arc<DeliveryCounters>,
+        ledger: Ledger,
         cancel: CancellationToken,
     ) -> Self {
-        let kind = if matches!(service, Service::Firehose { .. }) { "firehose" } else { "kinesis" };
-        let label = format!("{kind}:{}", service.stream());
+        let label = service.label();
         Self {
             service,
             label,
@@ -102,6 +114,7 @@ impl RecordSink {
             rejects,
             sealed: Vec::new(),
             counters,
+            ledger,
             handle: Handle::current(),
             cancel,
             lines: Vec::new(),
@@ -125,8 +138,8 @@ impl RecordSink {
             }
         }
         let span = tracing::debug_span!("deliver", sink = %self.label, records = records.len());
-        let delivered =
-            self.handle.block_on(deliver(&self.service, records, &self.cancel, &mut tally).instrument(span));
+        let to = Delivery { service: &self.service, batch_id: &batch.id, ledger: &mut self.ledger, tally: &mut tally };
+        let delivered = self.handle.block_on(deliver(to, records, &self.cancel).instrument(span));
         for (table, counts) in &tally {
             self.counters.add(&self.label, table, *counts);
         }
@@ -138,6 +151,7 @@ impl RecordSink {
             Undelivered::Stopped { records, message } => {
                 SinkError::Undelivered { sink: self.label.clone(), records, message }
             }
+            Undelivered::Local(e) => e,
         })
     }
 
@@ -176,10 +190,7 @@ impl RecordSink {
 
     /// `firehose` or `kinesis`.
     pub fn kind(&self) -> &'static str {
-        match self.service {
-            Service::Firehose { .. } => "firehose",
-            Service::Kinesis { .. } => "kinesis",
-        }
+        self.service.kind()
     }
 }
 

@@ -59,6 +59,19 @@ impl Service {
         }
     }
 
+    /// `firehose` or `kinesis`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Service::Firehose { .. } => "firehose",
+            Service::Kinesis { .. } => "kinesis",
+        }
+    }
+
+    /// `kind:stream`, as errors, the summary and the ledger name the sink.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.kind(), self.stream())
+    }
+
     /// The stream's name, for messages.
     pub fn stream(&self) -> &str {
         match self {

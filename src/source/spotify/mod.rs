@@ -3,13 +3,15 @@
 //! ([`pulls`]) and the scheduler that turns pulls into micro-batches ([`scheduler`]).
 //!
 //! Source state lives in the state directory: `tokens.json` (0600), `account.json` (budget
-//! and circuit) and `checkpoint.json` (cursors and snapshots, written by the sink together with
-//! the data they cover, so a restart resumes with no gap and no duplicate).
+//! and circuit), `checkpoint.json` (cursors and snapshots, written by the sink together with
+//! the data they cover, so a restart resumes with no gap and no duplicate) and `journal/` (the
+//! pulls sent downstream that no checkpoint covers yet, sent again as they were on a restart).
 
 pub mod auth;
 pub mod client;
 mod config;
 pub mod jobs;
+mod journal;
 mod limiter;
 pub mod login;
 pub mod pulls;
@@ -91,11 +93,8 @@ pub async fn run_source(
     cancel: CancellationToken,
 ) -> Result<(), SourceError> {
     let state_dir = state::StateDir::open(&config.state_dir)?;
-    let pull_state: pulls::PullState = state_dir.read(CHECKPOINT_FILE)?;
-    let scheduler =
-        scheduler::Scheduler::new(client, config.jobs.clone(), pull_state, state_dir.path(CHECKPOINT_FILE), limits);
-    scheduler.run(tx, cancel).await;
-    Ok(())
+    let scheduler = scheduler::Scheduler::new(client, config.jobs.clone(), state_dir, limits)?;
+    Ok(scheduler.run(tx, cancel).await?)
 }
 
 /// `tunestream auth login`: prints the authorize URL, waits for the loopback redirect on `port`

@@ -21,6 +21,9 @@ pub struct PullState {
     pub snapshots: BTreeMap<String, String>,
     /// Targets that answered 403 or 404, with the reason, left alone until `until_ms`.
     pub unavailable: BTreeMap<String, Unavailable>,
+    /// The number of the last pull journaled with this state: a checkpoint covers every pull
+    /// up to it (see [`super::journal`]).
+    pub journaled: u64,
 }
 
 /// A target Spotify refused (403) or does not have (404), and when to try it again.
@@ -64,7 +67,7 @@ impl Page {
     }
 
     /// The envelope as one NDJSON line (no trailing newline), as replay reads it back.
-    pub fn to_line(&self) -> Vec<u8> {
+    pub fn to_line(&self) -> String {
         let envelope = json!({
             "kind": self.kind.name(),
             "url": self.url,
@@ -73,7 +76,7 @@ impl Page {
             "snapshot_id": self.snapshot_id,
             "body": self.body,
         });
-        envelope.to_string().into_bytes()
+        envelope.to_string()
     }
 }
 

@@ -10,9 +10,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::CHECKPOINT_FILE;
 use super::client::{Client, PullError};
 use super::jobs::JobConfig;
+use super::journal::{Journal, JournaledPage, JournaledPull};
 use super::pulls::{Page, PullState, pull};
+use super::state::{StateDir, StateError};
 use crate::page::{BatchLimits, Checkpoint, CommitPoint, LineRef, PageBatch, SourceFile};
 use crate::telemetry::SourceCounters;
 
@@ -32,31 +35,71 @@ pub struct Scheduler {
     client: Arc<Client>,
     jobs: Vec<Scheduled>,
     state: PullState,
-    checkpoint_path: PathBuf,
+    state_dir: StateDir,
+    journal: Journal,
+    /// Pulls journaled before a restart that no checkpoint covers: sent first.
+    unsent: Vec<JournaledPull>,
     limits: BatchLimits,
     seq: u64,
 }
 
+/// Why the scheduler stops before it is cancelled.
+enum Stop {
+    /// The pipeline stopped taking batches: it is reporting why.
+    Downstream,
+    /// The journal cannot be written: the user must fix the state directory.
+    State(StateError),
+}
+
+impl From<StateError> for Stop {
+    fn from(e: StateError) -> Self {
+        Self::State(e)
+    }
+}
+
 impl Scheduler {
+    /// A scheduler resuming from the checkpoint in `state_dir`, after the journaled pulls it
+    /// does not cover.
     pub fn new(
         client: Arc<Client>,
         jobs: Vec<JobConfig>,
-        state: PullState,
-        checkpoint_path: PathBuf,
+        state_dir: StateDir,
         limits: BatchLimits,
-    ) -> Self {
+    ) -> Result<Self, StateError> {
+        let committed: PullState = state_dir.read(CHECKPOINT_FILE)?;
+        let (journal, unsent) = Journal::open(&state_dir, &committed)?;
+        let state = unsent.last().map_or(committed, |pull| pull.state.clone());
         let now = Instant::now();
         let jobs =
             jobs.into_iter().map(|job| Scheduled { label: job.label(), job, next_due: now, blocked: None }).collect();
-        Self { client, jobs, state, checkpoint_path, limits, seq: 0 }
+        Ok(Self { client, jobs, state, state_dir, journal, unsent, limits, seq: 0 })
     }
 
     fn counters(&self) -> &SourceCounters {
         &self.client.counters
     }
 
-    /// Pulls until `cancel` fires, sending micro-batches to `tx`.
-    pub async fn run(mut self, tx: mpsc::Sender<PageBatch>, cancel: CancellationToken) {
+    /// Pulls until `cancel` fires, sending micro-batches to `tx`; stops early only when the
+    /// journal cannot be written.
+    pub async fn run(mut self, tx: mpsc::Sender<PageBatch>, cancel: CancellationToken) -> Result<(), StateError> {
+        match self.pull_until(&tx, &cancel).await {
+            Err(Stop::State(e)) => Err(e),
+            // A last checkpoint-only batch, so the sink commits the state of everything sent.
+            _ => {
+                let _ = self.send(&tx, Vec::new(), "shutdown").await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn pull_until(&mut self, tx: &mpsc::Sender<PageBatch>, cancel: &CancellationToken) -> Result<(), Stop> {
+        let unsent = std::mem::take(&mut self.unsent);
+        if !unsent.is_empty() {
+            tracing::info!(pulls = unsent.len(), "sending the journaled pulls no checkpoint covers again");
+        }
+        for pull in unsent {
+            self.send_pull(tx, pull).await?;
+        }
         while !cancel.is_cancelled() {
             let now = Instant::now();
             let due = self.jobs.iter().position(|j| j.blocked.is_none() && j.next_due <= now);
@@ -67,19 +110,14 @@ impl Scheduler {
                     _ = tokio::time::sleep_until(wake) => {}
                     _ = cancel.cancelled() => break,
                 }
-                if self.send(&tx, Vec::new(), "idle").await.is_err() {
-                    return;
-                }
+                self.send(tx, Vec::new(), "idle").await?;
                 continue;
             };
             let pages = self.run_job(i).await;
             let label = self.jobs[i].label.clone();
-            if self.send(&tx, pages, &label).await.is_err() {
-                return;
-            }
+            self.send(tx, pages, &label).await?;
         }
-        // A last checkpoint-only batch, so the sink commits the state of everything sent.
-        let _ = self.send(&tx, Vec::new(), "shutdown").await;
+        Ok(())
     }
 
     async fn run_job(&mut self, i: usize) -> Vec<Page> {
@@ -139,38 +177,65 @@ impl Scheduler {
 
     /// Sends `pages` as one or more micro-batches; only the last carries the clock and the
     /// state they complete, as its commit point, so no part of a pull commits without the rest.
-    /// Between pulls the state is whole, so an idle heartbeat carries it too.
-    async fn send(&mut self, tx: &mpsc::Sender<PageBatch>, pages: Vec<Page>, label: &str) -> Result<(), ()> {
-        let mut batch = self.new_batch();
+    /// A pull with pages is journaled first. Between pulls the state is whole, so an idle
+    /// heartbeat carries it too.
+    async fn send(&mut self, tx: &mpsc::Sender<PageBatch>, pages: Vec<Page>, label: &str) -> Result<(), Stop> {
+        let mut batches = vec![Vec::new()];
+        let (mut lines, mut bytes) = (0, 0);
         for page in pages {
-            let source = Arc::new(SourceFile {
-                path: PathBuf::from(format!("spotify/{label}")),
-                modified_micros: page.fetched_at.timestamp_micros(),
-                kind: None,
-            });
-            let start = batch.buf.len();
-            batch.buf.extend_from_slice(&page.to_line());
-            batch.lines.push(LineRef {
-                file: source,
-                line_no: batch.lines.len() as u64 + 1,
-                start,
-                end: batch.buf.len(),
-            });
-            batch.buf.push(b'\n');
-            if batch.lines.len() >= self.limits.max_pages || batch.buf.len() >= self.limits.max_bytes {
-                let full = std::mem::replace(&mut batch, self.new_batch());
-                tx.send(full).await.map_err(drop)?;
+            let line = page.to_line();
+            bytes += line.len() + 1;
+            lines += 1;
+            let pages = batches.last_mut().ok_or(Stop::Downstream)?;
+            pages.push(JournaledPage { fetched_micros: page.fetched_at.timestamp_micros(), line });
+            if lines >= self.limits.max_pages || bytes >= self.limits.max_bytes {
+                batches.push(Vec::new());
+                (lines, bytes) = (0, 0);
             }
         }
-        batch.clock_micros = Some(chrono::Utc::now().timestamp_micros());
-        match serde_json::to_vec_pretty(&self.state) {
-            Ok(contents) => {
-                let checkpoint = Checkpoint { path: self.checkpoint_path.clone(), contents };
-                batch.commit_point = Some(CommitPoint::State(checkpoint));
-            }
-            Err(e) => tracing::error!("cannot serialise the pull state (a bug in tunestream): {e}"),
+        let has_pages = batches.len() > 1 || !batches[0].is_empty();
+        if has_pages {
+            self.state.journaled += 1;
         }
-        tx.send(batch).await.map_err(drop)
+        let clock_micros = chrono::Utc::now().timestamp_micros();
+        let pull = JournaledPull { label: label.to_owned(), batches, clock_micros, state: self.state.clone() };
+        if has_pages {
+            self.journal.append(&pull)?;
+            self.journal.prune_committed(&self.state_dir)?;
+        }
+        self.send_pull(tx, pull).await
+    }
+
+    /// Sends the micro-batches of `pull`, the last with its clock and state as commit point.
+    async fn send_pull(&mut self, tx: &mpsc::Sender<PageBatch>, pull: JournaledPull) -> Result<(), Stop> {
+        let last = pull.batches.len().saturating_sub(1);
+        for (i, pages) in pull.batches.into_iter().enumerate() {
+            let mut batch = self.new_batch();
+            for page in pages {
+                let source = Arc::new(SourceFile {
+                    path: PathBuf::from(format!("spotify/{}", pull.label)),
+                    modified_micros: page.fetched_micros,
+                    kind: None,
+                });
+                let start = batch.buf.len();
+                batch.buf.extend_from_slice(page.line.as_bytes());
+                let line_no = batch.lines.len() as u64 + 1;
+                batch.lines.push(LineRef { file: source, line_no, start, end: batch.buf.len() });
+                batch.buf.push(b'\n');
+            }
+            if i == last {
+                batch.clock_micros = Some(pull.clock_micros);
+                match serde_json::to_vec_pretty(&pull.state) {
+                    Ok(contents) => {
+                        let checkpoint = Checkpoint { path: self.state_dir.path(CHECKPOINT_FILE), contents };
+                        batch.commit_point = Some(CommitPoint::State(checkpoint));
+                    }
+                    Err(e) => tracing::error!("cannot serialise the pull state (a bug in tunestream): {e}"),
+                }
+            }
+            tx.send(batch).await.map_err(|_| Stop::Downstream)?;
+        }
+        Ok(())
     }
 
     fn new_batch(&mut self) -> PageBatch {
