@@ -13,6 +13,8 @@ use common::proxy::Proxy;
 use common::s3::aws_env;
 use common::{BIN, repo};
 use serde_json::{Value, json};
+use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
+use tunestream::source::simulator::{SimConfig, Simulator};
 use tunestream::source::synthetic::{EntryShape, playlist_pages};
 
 /// Runs `tests/tools/streams.py` with `args` and returns what it printed.
@@ -44,7 +46,7 @@ fn write_input(dir: &Path) -> Vec<String> {
 fn replay(inputs: &[String], dir: &Path, endpoint: &str, sinks: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command.arg("replay").args(inputs).arg("--lake").arg(dir.join("lake")).arg("--queries").arg(repo().join("queries"));
-    command.args(sinks);
+    command.args(sinks).env("TUNESTREAM__STATE_DIR", dir.join("state"));
     aws_env(&mut command, endpoint).env("RUST_LOG", "warn").env_remove(tunestream::fault::FAULT_VAR);
     command
 }
@@ -57,15 +59,23 @@ fn succeeded(out: Output) -> String {
 
 /// (sent, retried, rejected) of `sink` from the summary's `delivered` line.
 fn delivered(summary: &str, sink: &str) -> (u64, u64, u64) {
+    let numbers = delivered_counts(summary, sink);
+    (numbers[0], numbers[1], numbers[2])
+}
+
+/// The records of `sink` the summary says were sent again after a restart.
+fn sent_again(summary: &str, sink: &str) -> u64 {
+    delivered_counts(summary, sink).get(3).copied().unwrap_or(0)
+}
+
+fn delivered_counts(summary: &str, sink: &str) -> Vec<u64> {
     let line = summary.lines().find(|l| l.trim_start().starts_with(&format!("delivered        {sink}:"))).unwrap();
-    let numbers: Vec<u64> = line
-        .rsplit_once(": ")
+    line.rsplit_once(": ")
         .unwrap()
         .1
         .split(", ")
         .map(|part| part.split_whitespace().next().unwrap().parse().unwrap())
-        .collect();
-    (numbers[0], numbers[1], numbers[2])
+        .collect()
 }
 
 /// Every JSON record the jsonl sink wrote below `dir`, as sorted text: the records a sink sends.
@@ -325,7 +335,7 @@ fn records_sent_before_a_crash_are_sent_again_with_the_same_batch_id() {
     let json_dir = dir.path().join("json");
     let mut again =
         replay(&inputs, dir.path(), &proxy.url(), &["--firehose", &stream, "--jsonl", json_dir.to_str().unwrap()]);
-    succeeded(again.env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1").output().unwrap());
+    let summary = succeeded(again.env("TUNESTREAM__PIPELINE__BATCH_MAX_PAGES", "1").output().unwrap());
 
     let records = firehose_records(&bucket);
     let expected = jsonl_sorted(&json_dir);
@@ -335,6 +345,8 @@ fn records_sent_before_a_crash_are_sent_again_with_the_same_batch_id() {
     assert_eq!(unique_records, expected, "every record at least once");
     let repeats = records.len() - expected.len();
     assert!(repeats > 0 && repeats <= before, "the records of the uncheckpointed micro-batches came again");
+    assert_eq!(sent_again(&summary, &format!("firehose:{stream}")), repeats as u64, "{summary}");
+    assert!(!dir.path().join("state/delivered").read_dir().unwrap().any(|_| true), "a finished run keeps no ledger");
     // A repeat is the same record, so it carries the same `_batch_id`.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for record in &records {
@@ -346,4 +358,51 @@ fn records_sent_before_a_crash_are_sent_again_with_the_same_batch_id() {
         .map(|r| r["_batch_id"].as_str().unwrap().to_owned())
         .collect();
     assert!(!repeated_batches.is_empty() && repeated_batches.len() <= 5, "{repeated_batches:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_run_killed_after_a_delivery_sends_those_records_again_with_the_same_batch_id() {
+    let sim = Simulator::start(SimConfig { plays_per_minute: 120.0, ..SimConfig::default() }, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
+    let playlists = "[[jobs]]\ntype = \"user_playlists\"\nuser = \"alice\"\nevery_secs = 1\n";
+    let config =
+        common::config_with_jobs(&sim, dir.path(), 1_000_000, &format!("{playlists}[pipeline]\nbatch_max_pages = 1\n"));
+    let proxy = Proxy::new("fault_proxy.py");
+    let (stream, bucket) = (unique("live"), unique("live"));
+    streams(&["firehose-create", &stream, &bucket]);
+    let json_dir = dir.path().join("json");
+    let run = || {
+        let mut command = common::run(&config);
+        command.args(["--force", "--firehose", &stream, "--jsonl", json_dir.to_str().unwrap()]);
+        aws_env(&mut command, &proxy.url());
+        command
+    };
+
+    // Killed once the third micro-batch is delivered, before a checkpoint covers it.
+    let crashed = tokio::task::block_in_place(|| run().env(FAULT_VAR, "records.delivered@3").output().unwrap());
+    assert_eq!(crashed.status.code(), Some(CRASH_EXIT_CODE), "{}", String::from_utf8_lossy(&crashed.stderr));
+    let journal = dir.path().join("state/journal");
+    assert!(journal.read_dir().unwrap().any(|_| true), "the uncheckpointed pulls are journaled");
+    let summary = tokio::task::block_in_place(|| succeeded(run().args(["--for", "3s"]).output().unwrap()));
+
+    // Every record once in the committed jsonl output, at least once in Firehose.
+    let records = firehose_records(&bucket);
+    let mut unique_records: Vec<String> = records.iter().map(Value::to_string).collect();
+    unique_records.sort();
+    unique_records.dedup();
+    assert_eq!(unique_records, jsonl_sorted(&json_dir), "every record at least once");
+    let repeats = (records.len() - unique_records.len()) as u64;
+    assert!(repeats > 0, "the delivered but uncheckpointed records came again");
+    assert_eq!(sent_again(&summary, &format!("firehose:{stream}")), repeats, "{summary}");
+    // The restart sent the journaled pages, not pulled them anew: a play is under one batch id.
+    let mut batches_of_play: BTreeMap<(String, String), std::collections::BTreeSet<String>> = BTreeMap::new();
+    for record in records.iter().filter(|r| r["_table"] == "plays") {
+        let play = (record["user_id"].to_string(), record["played_at"].to_string());
+        batches_of_play.entry(play).or_default().insert(record["_batch_id"].to_string());
+    }
+    assert!(!batches_of_play.is_empty());
+    assert!(batches_of_play.values().all(|ids| ids.len() == 1), "{batches_of_play:?}");
+    common::assert_plays_exactly_once(&dir.path().join("lake"), &sim);
+    sim.stop().await;
 }
