@@ -4,7 +4,7 @@
 //! [`source`] → [`decode`] → [`transform`] → [`sink`], wired by [`pipeline`], configured by
 //! [`config`] and observed through [`telemetry`]. Below every stage sit what they share: pages
 //! and micro-batches ([`page`]), object stores ([`store`]), file helpers ([`fs`]) and fault
-//! injection for tests ([`fault`]).
+//! injection for tests ([`fault`]). [`snowflake`] renders the warehouse side (`sql/`).
 
 pub mod aws;
 mod blame;
@@ -16,6 +16,7 @@ pub mod memory;
 pub mod page;
 pub mod pipeline;
 pub mod sink;
+pub mod snowflake;
 pub mod source;
 pub mod store;
 pub mod telemetry;
@@ -47,6 +48,8 @@ pub enum Error {
     Decode(#[from] decode::DecodeBug),
     #[error(transparent)]
     Execute(#[from] transform::ExecutionError),
+    #[error(transparent)]
+    Snowflake(#[from] snowflake::SnowflakeError),
     #[error("internal error (a bug in tunestream): {0}")]
     Bug(String),
 }
@@ -62,7 +65,7 @@ impl Error {
             | Error::Source(SourceError::Store(e))
             | Error::Commit(pipeline::CommitError::Store(e))
             | Error::Sink(_, sink::SinkError::Store(e)) => e.blame(),
-            Error::Config(_) | Error::Query(_) | Error::Source(_) | Error::Lock(_) => Blame::User,
+            Error::Config(_) | Error::Query(_) | Error::Source(_) | Error::Lock(_) | Error::Snowflake(_) => Blame::User,
             Error::Commit(_) => Blame::User,
             Error::Sink(_, e) => match e {
                 sink::SinkError::Store(_)

@@ -119,6 +119,25 @@ enum Command {
         #[command(subcommand)]
         action: AuthAction,
     },
+    /// The Snowflake side (sql/): storage integration, stage, pipes, raw tables, streams, tasks,
+    /// the star schema and the trend views.
+    Snowflake {
+        #[command(subcommand)]
+        action: SnowflakeAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SnowflakeAction {
+    /// Writes the sql/ scripts into DIR with the names of the [snowflake] config section.
+    Render {
+        /// The folder to write to; the numbered folders are the deploy, run in lexical order.
+        #[arg(long)]
+        out: PathBuf,
+        /// Fail, naming each file and placeholder, when a value is left unset.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +261,24 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let source = SourceConfig::Replay(ReplayConfig { inputs: paths, kind, s3: settings.s3 });
             let summary = tunestream::pipeline::run(&settings, source, cancel).await?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Snowflake { action: SnowflakeAction::Render { out, check } } => {
+            use tunestream::snowflake;
+            let settings = file.validate()?;
+            let files = snowflake::render(&settings.snowflake);
+            let unfilled = snowflake::unfilled(&files);
+            if check && !unfilled.is_empty() {
+                return Err(snowflake::SnowflakeError::Unfilled(unfilled).into());
+            }
+            snowflake::write(&files, &out)?;
+            let deploy = files.iter().filter(|f| !f.path.starts_with(snowflake::MANUAL_DIR)).count();
+            println!("wrote {} files to {}", files.len(), out.display());
+            println!("deploy: the {deploy} files of the numbered folders, in lexical order (00_account first)");
+            println!("by hand: {}/ (backfill, suspend, resume, teardown)", snowflake::MANUAL_DIR);
+            for line in &unfilled {
+                eprintln!("warning: unset, left as written: {line}");
+            }
             Ok(())
         }
         Command::Check { queries } => {

@@ -48,6 +48,8 @@ pub struct FileConfig {
     pub sinks: Vec<SinkSection>,
     /// How `s3://` locations are reached.
     pub s3: S3Section,
+    /// The names `tunestream snowflake render` fills into `sql/`.
+    pub snowflake: crate::snowflake::SnowflakeSection,
 }
 
 impl Default for FileConfig {
@@ -62,6 +64,7 @@ impl Default for FileConfig {
             jobs: Vec::new(),
             sinks: Vec::new(),
             s3: S3Section::default(),
+            snowflake: Default::default(),
         }
     }
 }

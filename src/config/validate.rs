@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::FileConfig;
 use crate::sink::lake::LakeSettings;
 use crate::sink::{SinkConfig, SinkSection};
+use crate::snowflake::Values;
 use crate::source::BatchLimits;
 use crate::source::simulator::SimConfig;
 use crate::source::spotify::JobConfig;
@@ -26,6 +27,8 @@ pub struct Settings {
     pub spotify: super::SpotifySettings,
     pub simulator: SimConfig,
     pub jobs: Vec<JobConfig>,
+    /// The `sql/` placeholders' values from `[snowflake]`.
+    pub snowflake: Values,
 }
 
 /// Validated `[pipeline]` settings.
@@ -106,6 +109,10 @@ impl FileConfig {
         }
         let spotify = self.spotify.validate(&mut problems);
         problems.extend(self.simulator.problems());
+        let snowflake = self.snowflake.values(&self.lake.path).unwrap_or_else(|found| {
+            problems.extend(found);
+            Values::new()
+        });
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
@@ -124,6 +131,7 @@ impl FileConfig {
             spotify,
             simulator: self.simulator,
             jobs: self.jobs,
+            snowflake,
         })
     }
 }

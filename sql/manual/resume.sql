@@ -1,0 +1,30 @@
+-- MANUAL. Resume after suspend.sql: pipes first (ALTER PIPE ... REFRESH picks up files staged in
+-- the last 7 days that a paused pipe missed), then the merge graph, children before the root.
+ALTER PIPE IF EXISTS {{raw}}.plays_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.playlist_tracks_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.tracks_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.albums_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.artists_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.track_artists_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.playlists_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.firehose_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
+ALTER PIPE IF EXISTS {{raw}}.plays_pipe REFRESH;
+ALTER PIPE IF EXISTS {{raw}}.playlist_tracks_pipe REFRESH;
+ALTER PIPE IF EXISTS {{raw}}.tracks_pipe REFRESH;
+ALTER PIPE IF EXISTS {{raw}}.albums_pipe REFRESH;
+ALTER PIPE IF EXISTS {{raw}}.artists_pipe REFRESH;
+ALTER PIPE IF EXISTS {{raw}}.track_artists_pipe REFRESH;
+ALTER PIPE IF EXISTS {{raw}}.playlists_pipe REFRESH;
+ALTER PIPE IF EXISTS {{raw}}.firehose_pipe REFRESH;
+ALTER TASK IF EXISTS {{core}}.merge_dim_user RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_dim_track RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_dim_album RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_dim_artist RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_dim_playlist RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_bridge_track_artist RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_bridge_artist_genre RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_fact_play RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_fact_playlist_entry RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_fact_track_popularity RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_fact_artist_snapshot RESUME;
+ALTER TASK IF EXISTS {{core}}.merge_root RESUME;
