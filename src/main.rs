@@ -276,6 +276,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("wrote {} files to {}", files.len(), out.display());
             println!("deploy: the {deploy} files of the numbered folders, in lexical order (00_account first)");
             println!("by hand: {}/ (backfill, suspend, resume, teardown)", snowflake::MANUAL_DIR);
+            for (path, placeholder) in snowflake::skipped(&settings.snowflake) {
+                println!("left out {path}: set snowflake.{placeholder} to include it");
+            }
             for line in &unfilled {
                 eprintln!("warning: unset, left as written: {line}");
             }

@@ -1,4 +1,4 @@
--- File formats and the external stages over the lake and the Firehose output.
+-- The lake's file format and the external stage over it (Firehose's are in 10_raw/030_firehose.sql).
 -- Safe to re-run: IF NOT EXISTS. To change a format's options, use ALTER FILE FORMAT.
 
 -- The lake's Parquet: zstd, microsecond UTC timestamps. Logical types make those TIMESTAMP_TZ
@@ -8,18 +8,7 @@ CREATE FILE FORMAT IF NOT EXISTS {{raw}}.lake_parquet
   USE_LOGICAL_TYPE = TRUE
   USE_VECTORIZED_SCANNER = TRUE;
 
--- Firehose output: one JSON object per line (each record ends in a newline).
-CREATE FILE FORMAT IF NOT EXISTS {{raw}}.firehose_json
-  TYPE = JSON
-  STRIP_OUTER_ARRAY = FALSE
-  COMPRESSION = AUTO;
-
 CREATE STAGE IF NOT EXISTS {{raw}}.lake
   URL = '{{lake_url}}'
   STORAGE_INTEGRATION = {{integration}}
   FILE_FORMAT = (FORMAT_NAME = '{{raw}}.lake_parquet');
-
-CREATE STAGE IF NOT EXISTS {{raw}}.firehose
-  URL = '{{firehose_url}}'
-  STORAGE_INTEGRATION = {{integration}}
-  FILE_FORMAT = (FORMAT_NAME = '{{raw}}.firehose_json');

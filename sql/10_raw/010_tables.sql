@@ -115,13 +115,3 @@ CREATE TABLE IF NOT EXISTS {{raw}}.playlists (
   _row NUMBER(38,0),
   _loaded_at TIMESTAMP_LTZ(6)
 );
-
--- Firehose delivers the same rows as JSON records (`_table`, `_batch_id`, the table's columns).
-CREATE TABLE IF NOT EXISTS {{raw}}.firehose_records (
-  record VARIANT,
-  _table VARCHAR,
-  _batch_id VARCHAR,
-  _file VARCHAR,
-  _row NUMBER(38,0),
-  _loaded_at TIMESTAMP_LTZ(6)
-);

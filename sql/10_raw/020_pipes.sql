@@ -1,5 +1,4 @@
--- Snowpipe auto-ingest: one pipe per table over that table's prefix of the lake, and one for the
--- Firehose JSON. Each file name loads once (Snowpipe keeps 14 days of load history per pipe), and
+-- Snowpipe auto-ingest: one pipe per table over that table's prefix of the lake. Each file name loads once (Snowpipe keeps 14 days of load history per pipe), and
 -- the lake never rewrites a name, so a file is never skipped nor loaded twice by its pipe.
 -- Safe to re-run: CREATE PIPE IF NOT EXISTS. Never CREATE OR REPLACE a pipe: a replaced pipe
 -- loses its load history and loads every file of the last 14 days again. To change a pipe's COPY,
@@ -83,14 +82,3 @@ COPY INTO {{raw}}.playlists
   FILE_FORMAT = (FORMAT_NAME = '{{raw}}.lake_parquet')
   MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE
   INCLUDE_METADATA = (_file = METADATA$FILENAME, _row = METADATA$FILE_ROW_NUMBER, _loaded_at = METADATA$START_SCAN_TIME);
-
-CREATE PIPE IF NOT EXISTS {{raw}}.firehose_pipe
-  AUTO_INGEST = TRUE
-  COMMENT = 'tunestream: Firehose JSON records'
-AS
-COPY INTO {{raw}}.firehose_records (record, _table, _batch_id, _file, _row, _loaded_at)
-  FROM (
-    SELECT $1, $1:_table::VARCHAR, $1:_batch_id::VARCHAR, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, METADATA$START_SCAN_TIME
-    FROM @{{raw}}.firehose
-  )
-  FILE_FORMAT = (FORMAT_NAME = '{{raw}}.firehose_json');

@@ -7,7 +7,6 @@ SELECT 'albums_pipe' AS pipe, SYSTEM$PIPE_STATUS('{{raw}}.albums_pipe') AS statu
 SELECT 'artists_pipe' AS pipe, SYSTEM$PIPE_STATUS('{{raw}}.artists_pipe') AS status;
 SELECT 'track_artists_pipe' AS pipe, SYSTEM$PIPE_STATUS('{{raw}}.track_artists_pipe') AS status;
 SELECT 'playlists_pipe' AS pipe, SYSTEM$PIPE_STATUS('{{raw}}.playlists_pipe') AS status;
-SELECT 'firehose_pipe' AS pipe, SYSTEM$PIPE_STATUS('{{raw}}.firehose_pipe') AS status;
 
 -- Files loaded (or failed) per raw table in the last 24 hours.
 SELECT 'plays' AS raw_table, file_name, status, row_count, first_error_message, last_load_time
@@ -37,10 +36,6 @@ ORDER BY last_load_time DESC;
 SELECT 'playlists' AS raw_table, file_name, status, row_count, first_error_message, last_load_time
 FROM TABLE({{database}}.INFORMATION_SCHEMA.COPY_HISTORY(
   TABLE_NAME => '{{raw}}.playlists', START_TIME => DATEADD(HOUR, -24, CURRENT_TIMESTAMP())))
-ORDER BY last_load_time DESC;
-SELECT 'firehose_records' AS raw_table, file_name, status, row_count, first_error_message, last_load_time
-FROM TABLE({{database}}.INFORMATION_SCHEMA.COPY_HISTORY(
-  TABLE_NAME => '{{raw}}.firehose_records', START_TIME => DATEADD(HOUR, -24, CURRENT_TIMESTAMP())))
 ORDER BY last_load_time DESC;
 
 -- The merge graph's runs in the last day, failures first.

@@ -58,8 +58,9 @@ impl Default for SnowflakeSection {
 pub type Values = BTreeMap<&'static str, Option<String>>;
 
 /// The config key that fills each placeholder which can be left unset.
-pub const KEYS: [(&str, &str); 4] = [
-    ("lake_url", "snowflake.lake_url (or an s3:// lake.path)"),
+pub const KEYS: [(&str, &str); 5] = [
+    ("allowed_locations", "snowflake.lake_url, or an s3:// lake.path"),
+    ("lake_url", "snowflake.lake_url, or an s3:// lake.path"),
     ("firehose_url", "snowflake.firehose_url"),
     ("backfill_url", "snowflake.backfill_url"),
     ("role_arn", "snowflake.role_arn"),
@@ -131,6 +132,9 @@ impl SnowflakeSection {
         values.insert("role_arn", self.role_arn.clone());
         values.insert("task_compute", Some(task_compute));
         values.insert("schedule", Some(schedule.to_owned()));
+        let allowed: Vec<String> = urls.iter().filter_map(|(_, url)| Some(format!("'{}'", url.as_deref()?))).collect();
+        // Without the lake there is no location to allow yet: the placeholder stays for it.
+        values.insert("allowed_locations", urls[0].1.is_some().then(|| allowed.join(", ")));
         for (key, url) in urls {
             values.insert(key, url);
         }

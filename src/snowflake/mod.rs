@@ -11,12 +11,13 @@ pub use config::{KEYS, SnowflakeSection, Values};
 use std::path::{Path, PathBuf};
 
 /// Every file of `sql/`, by its path there.
-pub const TEMPLATES: [(&str, &str); 16] = [
+pub const TEMPLATES: [(&str, &str); 17] = [
     ("00_account/010_storage_integration.sql", include_str!("../../sql/00_account/010_storage_integration.sql")),
     ("00_account/020_database.sql", include_str!("../../sql/00_account/020_database.sql")),
     ("00_account/030_formats_and_stages.sql", include_str!("../../sql/00_account/030_formats_and_stages.sql")),
     ("10_raw/010_tables.sql", include_str!("../../sql/10_raw/010_tables.sql")),
     ("10_raw/020_pipes.sql", include_str!("../../sql/10_raw/020_pipes.sql")),
+    ("10_raw/030_firehose.sql", include_str!("../../sql/10_raw/030_firehose.sql")),
     ("20_core/010_tables.sql", include_str!("../../sql/20_core/010_tables.sql")),
     ("20_core/020_streams.sql", include_str!("../../sql/20_core/020_streams.sql")),
     ("20_core/030_tasks.sql", include_str!("../../sql/20_core/030_tasks.sql")),
@@ -29,6 +30,10 @@ pub const TEMPLATES: [(&str, &str); 16] = [
     ("manual/suspend.sql", include_str!("../../sql/manual/suspend.sql")),
     ("manual/teardown.sql", include_str!("../../sql/manual/teardown.sql")),
 ];
+
+/// Files rendered only when their placeholder has a value: parts a deployment may not use.
+pub const OPTIONAL: [(&str, &str); 2] =
+    [("10_raw/030_firehose.sql", "firehose_url"), ("manual/backfill.sql", "backfill_url")];
 
 /// The folder of scripts that are not part of the deploy.
 pub const MANUAL_DIR: &str = "manual";
@@ -56,9 +61,18 @@ pub enum SnowflakeError {
     },
 }
 
-/// Every template with `values` filled in.
+/// Every template with `values` filled in, except optional files whose value is unset.
 pub fn render(values: &Values) -> Vec<RenderedFile> {
-    TEMPLATES.iter().map(|(path, text)| render_one(path, text, values)).collect()
+    TEMPLATES
+        .iter()
+        .filter(|(path, _)| skipped(values).all(|(skipped, _)| skipped != *path))
+        .map(|(path, text)| render_one(path, text, values))
+        .collect()
+}
+
+/// The optional files `render` leaves out, with the placeholder that would bring each in.
+pub fn skipped(values: &Values) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    OPTIONAL.into_iter().filter(|(_, placeholder)| values.get(placeholder).is_none_or(Option::is_none))
 }
 
 fn render_one(path: &'static str, template: &str, values: &Values) -> RenderedFile {

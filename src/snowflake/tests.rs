@@ -49,6 +49,10 @@ fn every_placeholder_in_the_templates_has_a_value_and_a_complete_section_fills_t
     assert!(tasks.text.contains("WAREHOUSE = ETL_WH") && tasks.text.contains("TUNESTREAM.CORE.merge_root"));
     let stages = render(&values).into_iter().find(|f| f.path == "00_account/030_formats_and_stages.sql").unwrap();
     assert!(stages.text.contains("URL = 's3://bucket/lake/'"), "the lake URL comes from lake.path");
+    let integration = render(&values).into_iter().find(|f| f.path.contains("integration")).unwrap();
+    let allowed = "STORAGE_ALLOWED_LOCATIONS = ('s3://bucket/lake/', 's3://bucket/firehose/', 's3://bucket/backfill/')";
+    assert!(integration.text.contains(allowed), "{}", integration.text);
+    assert_eq!(render(&values).len(), TEMPLATES.len(), "every optional file is in");
 }
 
 #[test]
@@ -63,7 +67,8 @@ fn unset_values_stay_as_written_and_are_named_with_their_file_and_key() {
         unfilled.iter().any(|u| u.starts_with("00_account/030_formats_and_stages.sql: {{lake_url}}")),
         "{unfilled:?}"
     );
-    assert!(unfilled.iter().any(|u| u.contains("{{firehose_url}} (set snowflake.firehose_url)")), "{unfilled:?}");
+    assert!(unfilled.iter().all(|u| !u.contains("firehose")), "Firehose's file is left out: {unfilled:?}");
+    assert!(files.iter().all(|f| f.path != "10_raw/030_firehose.sql"));
     let integration = files.iter().find(|f| f.path == "00_account/010_storage_integration.sql").unwrap();
     assert!(integration.text.contains("STORAGE_AWS_ROLE_ARN = '{{role_arn}}'"));
     let serverless = SnowflakeSection { warehouse: None, ..complete() }.values(&s3_lake()).unwrap();
