@@ -25,7 +25,8 @@ pub fn route(state: &SimState, request: &Request) -> Response {
         Some(Ok(user)) => user,
     };
     let now = now_ms();
-    let r = Renderer { catalog: &state.catalog, mode: state.config.mode, base: &state.base, now_ms: now };
+    let renamed = state.renamed_artists();
+    let r = Renderer { catalog: &state.catalog, mode: state.config.mode, base: &state.base, now_ms: now, renamed };
     let segments: Vec<&str> = request.path.trim_start_matches("/v1/").split('/').filter(|s| !s.is_empty()).collect();
     let find = |kind, id: &str| state.catalog.find(kind, id);
     let not_found = || api_error(StatusCode::NOT_FOUND, "Resource not found");

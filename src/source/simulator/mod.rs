@@ -213,6 +213,12 @@ impl Simulator {
         self.state.set_faults(faults);
     }
 
+    /// Renames the artist with id `id` in every response from now on; false if there is none.
+    pub fn rename_artist(&self, id: &str, name: &str) -> bool {
+        let found = self.state.catalog.artists.iter().position(|a| a.id == id);
+        found.inspect(|a| self.state.rename_artist(*a, name)).is_some()
+    }
+
     /// `/v1` requests served so far.
     pub fn requests(&self) -> u64 {
         self.state.requests()
@@ -249,6 +255,12 @@ impl Truth<'_> {
     /// The users' ids.
     pub fn users(&self) -> Vec<String> {
         self.state.catalog.users.iter().map(|u| u.id.clone()).collect()
+    }
+
+    /// The artist's name as served now.
+    pub fn artist_name(&self, id: &str) -> Option<String> {
+        let a = self.state.catalog.artists.iter().position(|a| a.id == id)?;
+        Some(self.state.renamed_artists().remove(&a).unwrap_or_else(|| self.state.catalog.artists[a].name.clone()))
     }
 
     /// Ids of the catalog's first `n` artists.

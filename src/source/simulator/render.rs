@@ -23,6 +23,8 @@ pub struct Renderer<'a> {
     pub mode: AppMode,
     pub base: &'a str,
     pub now_ms: i64,
+    /// Artists renamed in this world, by index.
+    pub renamed: std::collections::HashMap<usize, String>,
 }
 
 fn reference(base: &str, kind: &str, id: &str, name: &str) -> Map<String, Value> {
@@ -53,14 +55,18 @@ impl Renderer<'_> {
         Value::Object(m)
     }
 
+    fn artist_name(&self, a: usize) -> &str {
+        self.renamed.get(&a).map_or(&self.catalog.artists[a].name, String::as_str)
+    }
+
     pub fn artist_ref(&self, a: usize) -> Value {
         let artist = &self.catalog.artists[a];
-        Value::Object(reference(self.base, "artist", &artist.id, &artist.name))
+        Value::Object(reference(self.base, "artist", &artist.id, self.artist_name(a)))
     }
 
     pub fn artist(&self, a: usize) -> Value {
         let artist = &self.catalog.artists[a];
-        let mut m = reference(self.base, "artist", &artist.id, &artist.name);
+        let mut m = reference(self.base, "artist", &artist.id, self.artist_name(a));
         m.insert("genres".into(), json!(artist.genres));
         m.insert("images".into(), images(&artist.id));
         if self.extended() {

@@ -26,6 +26,8 @@ pub struct SimState {
     /// Manual edits per playlist, on top of the automatic ones.
     edits: Mutex<HashMap<usize, u64>>,
     edited_during_read: Mutex<HashSet<usize>>,
+    /// Artists renamed since the world began, by index: the new name everywhere they appear.
+    renamed_artists: Mutex<HashMap<usize, String>>,
     /// Where the world's epoch and issued tokens are saved, for a simulator that outlives restarts.
     persist_to: Option<std::path::PathBuf>,
 }
@@ -56,6 +58,7 @@ impl SimState {
             base,
             faults,
             requests: AtomicU64::new(0),
+            renamed_artists: Mutex::default(),
             tokens,
             edits: Mutex::new(HashMap::new()),
             edited_during_read: Mutex::new(HashSet::new()),
@@ -75,6 +78,16 @@ impl SimState {
 
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.faults) = faults;
+    }
+
+    /// Renames artist `a` from now on.
+    pub fn rename_artist(&self, a: usize, name: &str) {
+        lock(&self.renamed_artists).insert(a, name.to_owned());
+    }
+
+    /// The artists renamed so far.
+    pub fn renamed_artists(&self) -> HashMap<usize, String> {
+        lock(&self.renamed_artists).clone()
     }
 
     pub fn faults(&self) -> Faults {
