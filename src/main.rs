@@ -275,7 +275,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let deploy = files.iter().filter(|f| !f.path.starts_with(snowflake::MANUAL_DIR)).count();
             println!("wrote {} files to {}", files.len(), out.display());
             println!("deploy: the {deploy} files of the numbered folders, in lexical order (00_account first)");
-            println!("by hand: {}/ (backfill, suspend, resume, teardown)", snowflake::MANUAL_DIR);
+            println!("by hand: {}/ (backfill, pause, resume, teardown)", snowflake::MANUAL_DIR);
             for (path, placeholder) in snowflake::skipped(&settings.snowflake) {
                 println!("left out {path}: set snowflake.{placeholder} to include it");
             }

@@ -42,6 +42,35 @@ warehouse = "ETL_WH"
     out
 }
 
+#[test]
+fn render_check_names_each_file_and_placeholder_left_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("partial.toml");
+    std::fs::write(&config, "[snowflake]\ndatabase = \"SPOTIFY\"\n").unwrap();
+    let out = dir.path().join("out");
+    let render = |check: bool| {
+        let mut command = Command::new(BIN);
+        command.args(["--config", config.to_str().unwrap(), "snowflake", "render", "--out", out.to_str().unwrap()]);
+        command.args(check.then_some("--check")).output().unwrap()
+    };
+    let checked = render(true);
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("00_account/010_storage_integration.sql: {{role_arn}} (set snowflake.role_arn)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("00_account/030_formats_and_stages.sql: {{lake_url}}"), "{stderr}");
+    assert!(!out.exists(), "--check writes nothing when a value is unset");
+    // Without --check the tree is written with the placeholders as they were, and each is named.
+    let written = render(false);
+    assert!(written.status.success());
+    assert!(String::from_utf8_lossy(&written.stderr).contains("warning: unset, left as written"));
+    let stages = std::fs::read_to_string(out.join("00_account/030_formats_and_stages.sql")).unwrap();
+    assert!(stages.contains("URL = '{{lake_url}}'") && stages.contains("SPOTIFY.RAW.lake_parquet"));
+    assert!(!out.join("10_raw/030_firehose.sql").exists(), "Firehose's objects only with firehose_url");
+}
+
 /// Runs `tests/tools/warehouse.py` with `args`: its exit status and its JSON report.
 fn warehouse(args: &[&str]) -> (bool, Value) {
     let python = std::env::var("TUNESTREAM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());

@@ -1,4 +1,4 @@
--- MANUAL. Resume after suspend.sql: pipes first (ALTER PIPE ... REFRESH picks up files staged in
+-- MANUAL. Resume after pause.sql: pipes first (ALTER PIPE ... REFRESH picks up files staged in
 -- the last 7 days that a paused pipe missed), then the merge graph, children before the root.
 ALTER PIPE IF EXISTS {{raw}}.plays_pipe SET PIPE_EXECUTION_PAUSED = FALSE;
 ALTER PIPE IF EXISTS {{raw}}.playlist_tracks_pipe SET PIPE_EXECUTION_PAUSED = FALSE;

@@ -2,7 +2,8 @@
 //! `[snowflake]` section (`tunestream snowflake render`).
 //!
 //! A template names its values as `{{placeholder}}`. The numbered folders are the deploy, run
-//! in lexical order; `manual/` holds scripts run by hand (backfill, suspend, resume, teardown).
+//! in lexical order; `manual/` holds scripts run by hand (backfill, pause, resume, teardown), in an
+//! order that is harmless when a loop runs them too (teardown is guarded).
 
 mod config;
 
@@ -26,8 +27,8 @@ pub const TEMPLATES: [(&str, &str); 17] = [
     ("30_mart/020_trends.sql", include_str!("../../sql/30_mart/020_trends.sql")),
     ("90_ops/010_status.sql", include_str!("../../sql/90_ops/010_status.sql")),
     ("manual/backfill.sql", include_str!("../../sql/manual/backfill.sql")),
+    ("manual/pause.sql", include_str!("../../sql/manual/pause.sql")),
     ("manual/resume.sql", include_str!("../../sql/manual/resume.sql")),
-    ("manual/suspend.sql", include_str!("../../sql/manual/suspend.sql")),
     ("manual/teardown.sql", include_str!("../../sql/manual/teardown.sql")),
 ];
 

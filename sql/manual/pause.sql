@@ -1,4 +1,4 @@
--- MANUAL. Suspend: stops loading and merging without losing anything. Files that land meanwhile
+-- MANUAL. Pause: stops loading and merging without losing anything. Files that land meanwhile
 -- are queued by the pipes (event notifications keep arriving) and streams keep their offsets.
 ALTER TASK IF EXISTS {{core}}.merge_root SUSPEND;
 ALTER PIPE IF EXISTS {{raw}}.plays_pipe SET PIPE_EXECUTION_PAUSED = TRUE;
