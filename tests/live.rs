@@ -19,6 +19,7 @@ fn policy() -> RetryPolicy {
         backoff_base: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(2),
+        quota_min_backoff: Duration::from_secs(3600),
         timeout: Duration::from_secs(2),
     }
 }
@@ -106,6 +107,56 @@ async fn quota_exceeded_opens_a_persisted_circuit_and_nothing_more_is_sent() {
     let hours = (until - chrono::Utc::now()).num_minutes() as f64 / 60.0;
     assert!((3.9..=4.0).contains(&hours), "circuit closes in {hours} h");
     assert_eq!(sim.requests(), sent);
+    sim.stop().await;
+}
+
+/// Hours from now until `err`'s circuit closes.
+fn circuit_hours(err: &PullError) -> f64 {
+    let PullError::CircuitOpen { until, .. } = err else { panic!("expected an open circuit, got {err}") };
+    (*until - chrono::Utc::now()).num_seconds() as f64 / 3600.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_429_without_a_usable_retry_after_holds_off_for_the_minimum_doubling_on_repeats() {
+    for faults in [
+        Faults { quota_exceeded_after: 1, quota_without_retry_after: true, ..Faults::default() },
+        Faults { quota_exceeded_after: 1, quota_retry_after_secs: 0, ..Faults::default() },
+    ] {
+        let sim = sim(SimConfig { faults, ..SimConfig::default() }).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (client, _) = connect(&sim, dir.path(), policy()).await;
+        let url = artist_url(&sim);
+        client.get(&Auth::App, &url).await.unwrap();
+        let err = client.get(&Auth::App, &url).await.unwrap_err();
+        let hours = circuit_hours(&err);
+        assert!((0.99..=1.0).contains(&hours), "a missing or zero Retry-After holds for the minimum: {hours} h");
+        let sent = sim.requests();
+        assert!(matches!(client.get(&Auth::App, &url).await, Err(PullError::CircuitOpen { .. })));
+        assert_eq!(sim.requests(), sent, "nothing is sent to an exhausted quota");
+
+        // A repeat after the hold doubles it: shorten the first hold by moving the clock of the
+        // saved circuit back, as if the hour had passed.
+        let account_path = dir.path().join("account.json");
+        let mut account: serde_json::Value = serde_json::from_slice(&std::fs::read(&account_path).unwrap()).unwrap();
+        account["circuit_until_ms"] = serde_json::json!(chrono::Utc::now().timestamp_millis() - 1);
+        std::fs::write(&account_path, account.to_string()).unwrap();
+        let (restarted, _) = connect(&sim, dir.path(), policy()).await;
+        let hours = circuit_hours(&restarted.get(&Auth::App, &url).await.unwrap_err());
+        assert!((1.99..=2.0).contains(&hours), "the second hold doubles: {hours} h");
+        sim.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_goes_only_to_the_api_origin() {
+    let sim = sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = connect(&sim, dir.path(), policy()).await;
+    let elsewhere = sim.base_url().replace("127.0.0.1", "localhost") + "/v1/artists/x";
+    let err = client.get(&Auth::App, &elsewhere).await.unwrap_err();
+    assert!(matches!(&err, PullError::ForeignOrigin { .. }), "{err}");
+    assert!(err.to_string().contains("does not follow this link"), "{err}");
+    assert_eq!(sim.requests(), 0, "nothing was sent");
     sim.stop().await;
 }
 

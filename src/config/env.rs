@@ -28,7 +28,10 @@ pub fn apply_env_overrides(
                 message: format!("`{section}` is not a section"),
             })?;
         }
-        node.insert(path[path.len() - 1].clone(), scalar(&raw));
+        let key = &path[path.len() - 1];
+        // A secret stays the string it is, even when it looks like a number.
+        let value = if super::secrets::is_secret(key) { toml::Value::String(raw) } else { scalar(&raw) };
+        node.insert(key.clone(), value);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! validates the whole.
 
 mod env;
+mod secrets;
 mod validate;
 
 pub use crate::source::spotify::{SpotifySection, SpotifySettings};
@@ -116,8 +117,7 @@ fn load_or(
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-            text.parse::<toml::Table>()
-                .map_err(|e| ConfigError::Parse { origin: path.display().to_string(), message: e.to_string() })?
+            text.parse::<toml::Table>().map_err(|e| secrets::syntax_error(&path.display().to_string(), &text, &e))?
         }
         None => fallback
             .parse::<toml::Table>()
@@ -125,6 +125,11 @@ fn load_or(
     };
     apply_env_overrides(&mut table, vars)?;
     let origin = path.map_or_else(|| "environment".to_owned(), |p| format!("{} and environment", p.display()));
+    let mut secrets = Vec::new();
+    secrets::non_string_secrets(&table, "", &mut secrets);
+    if !secrets.is_empty() {
+        return Err(ConfigError::Parse { origin, message: secrets.join("; ") });
+    }
     toml::Value::Table(table)
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Parse { origin, message: e.to_string() })

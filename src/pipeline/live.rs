@@ -13,9 +13,13 @@ use crate::telemetry::RunSummary;
 /// Where the in-process simulator of `run` saves its world and issued tokens.
 pub const SIMULATOR_FILE: &str = "simulator.json";
 
-/// The request plan of the configured jobs, and whether it fits the budget.
+/// The request plan of the configured jobs, and whether it fits the budget; with the account's
+/// circuit, when a `QUOTA_EXCEEDED` (or a long `Retry-After`) holds pulls back.
 pub fn plan(settings: &Settings) -> (String, bool) {
-    let (table, total) = plan_table(&settings.jobs, settings.spotify.daily_budget);
+    let (mut table, total) = plan_table(&settings.jobs, settings.spotify.daily_budget);
+    if let Some((until, reason)) = spotify::limiter::open_circuit_in(&settings.state_dir) {
+        table.push_str(&format!("\nthe account's circuit is open until {until} ({reason}): pulls resume then\n"));
+    }
     (table, total <= u64::from(settings.spotify.daily_budget))
 }
 

@@ -51,6 +51,7 @@ pub async fn log_in(sim: &Simulator, dir: &Path, users: &[&str]) {
             backoff_base: Duration::from_millis(10),
             backoff_max: Duration::from_millis(10),
             max_retry_after: Duration::from_secs(1),
+            quota_min_backoff: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
         },
         requests_per_second: 100.0,

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use catalog::Catalog;
 
 /// Faults the simulator injects, each off by default. "Every N" counts `/v1` requests.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Faults {
     /// Every Nth request gets a 429 with `Retry-After: rate_limit_retry_after_secs`.
@@ -31,8 +31,10 @@ pub struct Faults {
     pub rate_limit_retry_after_secs: u64,
     /// After this many requests, every request gets a 429 with `"reason":"QUOTA_EXCEEDED"`.
     pub quota_exceeded_after: u64,
-    /// Seconds announced by quota 429s (Spotify announces hours).
+    /// Seconds announced by quota 429s (Spotify announces hours; default 6 h).
     pub quota_retry_after_secs: u64,
+    /// Quota 429s carry no `Retry-After` at all.
+    pub quota_without_retry_after: bool,
     /// Every Nth request gets a 5xx.
     pub server_error_every: u64,
     /// Every Nth request is answered only after `slow_ms` milliseconds.
@@ -46,6 +48,25 @@ pub struct Faults {
     pub revoke_refresh_tokens: bool,
     /// A playlist read past its first page sees the playlist edited once (a new snapshot).
     pub edit_during_read: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            rate_limit_every: 0,
+            rate_limit_retry_after_secs: 0,
+            quota_exceeded_after: 0,
+            quota_retry_after_secs: 6 * 3600,
+            quota_without_retry_after: false,
+            server_error_every: 0,
+            slow_every: 0,
+            slow_ms: 0,
+            malformed_every: 0,
+            expire_token_every: 0,
+            revoke_refresh_tokens: false,
+            edit_during_read: false,
+        }
+    }
 }
 
 /// What the simulator serves: `[simulator]` in the config, used when `spotify.api_url` is unset.

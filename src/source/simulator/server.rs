@@ -234,10 +234,11 @@ async fn inject_fault(state: &SimState, n: u64, request: &Request) -> Option<Res
     if faults.quota_exceeded_after > 0 && n > faults.quota_exceeded_after {
         let body =
             json!({"error": {"status": 429, "message": "Quota exceeded for this app", "reason": "QUOTA_EXCEEDED"}});
-        return Some(with_retry_after(
-            json_response(StatusCode::TOO_MANY_REQUESTS, &body),
-            faults.quota_retry_after_secs,
-        ));
+        let response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
+        if faults.quota_without_retry_after {
+            return Some(response);
+        }
+        return Some(with_retry_after(response, faults.quota_retry_after_secs));
     }
     if every(n, faults.rate_limit_every) {
         let response = api_error(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded");

@@ -40,6 +40,14 @@ impl Endpoints {
     pub fn v1(&self, path: &str) -> String {
         format!("{}/v1/{}", self.api.trim_end_matches('/'), path.trim_start_matches('/'))
     }
+
+    /// Whether `url` has the API's origin (scheme, host and port).
+    pub fn is_api(&self, url: &str) -> bool {
+        match (url::Url::parse(url), url::Url::parse(&self.api)) {
+            (Ok(url), Ok(api)) => url.origin() == api.origin(),
+            _ => false,
+        }
+    }
 }
 
 /// How hard the client tries before giving up on one request.
@@ -50,6 +58,9 @@ pub struct RetryPolicy {
     pub backoff_max: Duration,
     /// The longest `Retry-After` waited in place; longer ones open the circuit instead.
     pub max_retry_after: Duration,
+    /// The circuit's hold after a `QUOTA_EXCEEDED` without a usable `Retry-After`, doubled per
+    /// repeat.
+    pub quota_min_backoff: Duration,
     pub timeout: Duration,
 }
 
@@ -89,6 +100,10 @@ pub enum PullError {
         "{url} kept failing after {attempts} attempts, last: {message}; Spotify may be down, the next pull retries"
     )]
     Transient { url: String, attempts: u32, message: String },
+    #[error(
+        "{url} is not on the API's origin {api}: tunestream sends its token only there, so it does not follow this link"
+    )]
+    ForeignOrigin { url: String, api: String },
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -97,7 +112,10 @@ impl PullError {
     /// Who must act for this error to go away.
     pub fn blame(&self) -> Blame {
         match self {
-            PullError::CircuitOpen { .. } | PullError::Transient { .. } | PullError::Cancelled => Blame::Service,
+            PullError::CircuitOpen { .. }
+            | PullError::Transient { .. }
+            | PullError::Cancelled
+            | PullError::ForeignOrigin { .. } => Blame::Service,
             PullError::BudgetExhausted { .. }
             | PullError::NeedsLogin { .. }
             | PullError::Unavailable { .. }
@@ -177,8 +195,12 @@ impl Client {
         self.limiter.lock().await.circuit(Utc::now().timestamp_millis())
     }
 
-    /// GETs `url` with `auth`'s token, applying the whole error policy.
+    /// GETs `url` with `auth`'s token, applying the whole error policy. Only URLs on the API's
+    /// origin are fetched: a `next` link elsewhere would receive the bearer token.
     pub async fn get(&self, auth: &Auth, url: &str) -> Result<Fetched, PullError> {
+        if !self.endpoints.is_api(url) {
+            return Err(PullError::ForeignOrigin { url: url.into(), api: self.endpoints.api.clone() });
+        }
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
@@ -238,6 +260,7 @@ impl Client {
             Err(e) => return Attempt::Retry(format!("reading the body failed: {e}")),
         };
         if status.is_success() {
+            self.limiter.lock().await.succeeded();
             return match serde_json::from_slice::<Value>(&bytes) {
                 Ok(body) => Attempt::Done(Fetched { url: url.to_owned(), fetched_at, body }),
                 Err(e) => {
@@ -264,26 +287,32 @@ impl Client {
 
     async fn too_many_requests(&self, url: &str, body: &Value, retry_after: Option<u64>) -> Attempt {
         SourceCounters::add(&self.counters.rate_limited, 1);
-        let wait = Duration::from_secs(retry_after.unwrap_or(1));
         let quota = body["error"]["reason"].as_str() == Some("QUOTA_EXCEEDED")
             || body["reason"].as_str() == Some("QUOTA_EXCEEDED");
-        if !quota && wait <= self.policy.max_retry_after {
-            return match self.sleep(wait).await {
-                Ok(()) => Attempt::Retry(format!("rate limited for {}s", wait.as_secs())),
-                Err(e) => Attempt::Fail(e),
-            };
-        }
+        let now_ms = Utc::now().timestamp_millis();
+        let opened = if quota {
+            // Without a usable Retry-After (none, or 0), the quota is still exhausted: hold off
+            // for the configured minimum, doubled per repeat, rather than asking again at once.
+            let retry_after = retry_after.filter(|&secs| secs > 0).map(Duration::from_secs);
+            self.limiter.lock().await.quota_exceeded(now_ms, retry_after, self.policy.quota_min_backoff)
+        } else {
+            let wait = Duration::from_secs(retry_after.unwrap_or(1));
+            if wait <= self.policy.max_retry_after {
+                return match self.sleep(wait).await {
+                    Ok(()) => Attempt::Retry(format!("rate limited for {}s", wait.as_secs())),
+                    Err(e) => Attempt::Fail(e),
+                };
+            }
+            let until_ms = now_ms + wait.as_millis() as i64;
+            self.limiter.lock().await.open_circuit(until_ms, "a long Retry-After").map(|()| until_ms)
+        };
+        let until_ms = match opened {
+            Ok(until_ms) => until_ms,
+            Err(e) => return Attempt::Fail(e.into()),
+        };
         let reason = if quota { "QUOTA_EXCEEDED" } else { "a long Retry-After" };
-        let until_ms = Utc::now().timestamp_millis() + wait.as_millis() as i64;
-        tracing::warn!(
-            url,
-            retry_after_secs = wait.as_secs(),
-            "429 {reason}: opening the account's circuit, no request until it closes"
-        );
-        if let Err(e) = self.limiter.lock().await.open_circuit(until_ms, reason) {
-            return Attempt::Fail(e.into());
-        }
         let until = DateTime::from_timestamp_millis(until_ms).unwrap_or_default();
+        tracing::warn!(url, retry_after = ?retry_after, "429 {reason}: the account's circuit is open until {until}; pulls resume then");
         Attempt::Fail(PullError::CircuitOpen { until, reason: reason.to_owned() })
     }
 
@@ -411,6 +440,7 @@ mod tests {
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_millis(1000),
             max_retry_after: Duration::from_secs(5),
+            quota_min_backoff: Duration::from_secs(3600),
             timeout: Duration::from_secs(5),
         };
         for attempt in 1..=10 {

@@ -31,6 +31,9 @@ pub struct SpotifySection {
     pub backoff_max_ms: u64,
     /// Longest `Retry-After` waited in place; a longer one pauses the account instead.
     pub max_retry_after_secs: u64,
+    /// How long a `QUOTA_EXCEEDED` 429 without a usable `Retry-After` pauses the account, doubled
+    /// on each repeat (up to a day) until a request succeeds again.
+    pub quota_min_backoff_secs: u64,
     /// Timeout of one request.
     pub request_timeout_secs: u64,
     /// Port of the loopback redirect `http://127.0.0.1:PORT/callback` registered with the app.
@@ -50,6 +53,7 @@ impl Default for SpotifySection {
             backoff_base_ms: 500,
             backoff_max_ms: 30_000,
             max_retry_after_secs: 60,
+            quota_min_backoff_secs: 3600,
             request_timeout_secs: 20,
             redirect_port: 8888,
         }
@@ -71,6 +75,14 @@ pub struct SpotifySettings {
 
 impl SpotifySection {
     pub fn validate(self, problems: &mut Vec<String>) -> SpotifySettings {
+        fn is_loopback(url: &url::Url) -> bool {
+            match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name == "localhost",
+                None => false,
+            }
+        }
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if self.daily_budget == 0 {
             problems.push("spotify.daily_budget must be at least 1".into());
@@ -79,10 +91,14 @@ impl SpotifySection {
             problems.push(format!("spotify.requests_per_second is {}; it must be above 0", self.requests_per_second));
         }
         for (name, url) in [("spotify.api_url", &self.api_url), ("spotify.accounts_url", &self.accounts_url)] {
-            if let Some(url) = url
-                && url::Url::parse(url).is_err()
-            {
-                problems.push(format!("{name} `{url}` is not a URL"));
+            let Some(url) = url else { continue };
+            match url::Url::parse(url) {
+                Err(_) => problems.push(format!("{name} `{url}` is not a URL")),
+                // Tokens and the client secret travel in these requests: only loopback may be plain.
+                Ok(parsed) if parsed.scheme() != "https" && !is_loopback(&parsed) => problems.push(format!(
+                    "{name} `{url}` must be https (plain http is allowed only to 127.0.0.1, [::1] or localhost)"
+                )),
+                Ok(_) => {}
             }
         }
         let endpoints = self
@@ -99,9 +115,38 @@ impl SpotifySection {
                 backoff_base: Duration::from_millis(self.backoff_base_ms),
                 backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_base_ms)),
                 max_retry_after: Duration::from_secs(self.max_retry_after_secs),
+                quota_min_backoff: Duration::from_secs(self.quota_min_backoff_secs.max(1)),
                 timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
             },
             redirect_port: self.redirect_port,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(api_url: &str, accounts_url: Option<&str>) -> Vec<String> {
+        let section = SpotifySection {
+            api_url: Some(api_url.into()),
+            accounts_url: accounts_url.map(str::to_owned),
+            ..SpotifySection::default()
+        };
+        let mut problems = Vec::new();
+        section.validate(&mut problems);
+        problems
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_to_loopback() {
+        for loopback in ["http://127.0.0.1:8080", "http://[::1]:9", "http://localhost:3000", "https://api.example.com"]
+        {
+            assert!(problems(loopback, None).is_empty(), "{loopback}");
+        }
+        let remote = problems("http://api.example.com", Some("http://10.0.0.5/accounts"));
+        assert_eq!(remote.len(), 2, "{remote:?}");
+        assert!(remote[0].starts_with("spotify.api_url `http://api.example.com` must be https"), "{remote:?}");
+        assert!(remote[1].starts_with("spotify.accounts_url `http://10.0.0.5/accounts` must be https"));
     }
 }

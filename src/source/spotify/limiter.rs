@@ -15,6 +15,8 @@ const ACCOUNT_FILE: &str = "account.json";
 const HOUR_MS: i64 = 3_600_000;
 /// The budget window: Spotify counts development-mode quota over a rolling 24 hours.
 const WINDOW_HOURS: i64 = 24;
+/// The longest hold after repeated `QUOTA_EXCEEDED` answers: the quota's own window.
+const MAX_QUOTA_HOLD: Duration = Duration::from_secs(WINDOW_HOURS as u64 * 3600);
 
 /// What the limiter remembers across restarts.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
@@ -22,8 +24,19 @@ pub struct AccountState {
     /// While set and in the future, no request is sent.
     pub circuit_until_ms: Option<i64>,
     pub circuit_reason: Option<String>,
+    /// `QUOTA_EXCEEDED` answers since the last successful request: each doubles the next hold.
+    #[serde(default)]
+    pub quota_strikes: u32,
     /// Requests sent per hour (hours since the epoch), for the last 24 hours.
     pub requests_by_hour: BTreeMap<i64, u32>,
+}
+
+/// The account's open circuit recorded in `state_dir`, if any, for `tunestream plan`.
+pub fn open_circuit_in(state_dir: &std::path::Path) -> Option<(DateTime<Utc>, String)> {
+    let bytes = std::fs::read(state_dir.join(ACCOUNT_FILE)).ok()?;
+    let account: AccountState = serde_json::from_slice(&bytes).ok()?;
+    let until = account.circuit_until_ms.filter(|&u| u > Utc::now().timestamp_millis())?;
+    Some((at(until), account.circuit_reason.unwrap_or_default()))
 }
 
 /// Why the limiter refused a request.
@@ -95,6 +108,33 @@ impl Limiter {
             tracing::warn!("cannot persist the request budget: {e}");
         }
         Ok(())
+    }
+
+    /// A `QUOTA_EXCEEDED` answer at `now_ms`: opens the circuit for `retry_after`, or without one
+    /// for `min_hold` doubled per earlier strike (at most a day). Returns the deadline.
+    pub fn quota_exceeded(
+        &mut self,
+        now_ms: i64,
+        retry_after: Option<Duration>,
+        min_hold: Duration,
+    ) -> Result<i64, StateError> {
+        let doubled = min_hold.saturating_mul(1u32 << self.account.quota_strikes.min(20)).min(MAX_QUOTA_HOLD);
+        let hold = retry_after.unwrap_or(doubled);
+        self.account.quota_strikes = self.account.quota_strikes.saturating_add(1);
+        let until_ms = now_ms.saturating_add(hold.as_millis() as i64);
+        self.open_circuit(until_ms, "QUOTA_EXCEEDED")?;
+        Ok(until_ms)
+    }
+
+    /// A request succeeded: the quota is back, so the next `QUOTA_EXCEEDED` starts from the
+    /// minimum hold again.
+    pub fn succeeded(&mut self) {
+        if self.account.quota_strikes > 0 {
+            self.account.quota_strikes = 0;
+            if let Err(e) = self.state.write(ACCOUNT_FILE, &self.account, false) {
+                tracing::warn!("cannot persist the account state: {e}");
+            }
+        }
     }
 
     /// Opens the account-wide circuit until `until_ms`, and persists it before returning.

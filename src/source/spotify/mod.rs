@@ -12,7 +12,7 @@ pub mod client;
 mod config;
 pub mod jobs;
 mod journal;
-mod limiter;
+pub mod limiter;
 pub mod login;
 pub mod pulls;
 mod scheduler;
