@@ -61,6 +61,18 @@ async fn a_plan_over_the_daily_budget_is_refused_unless_forced() {
         "{table}"
     );
 
+    assert!(!table.contains("circuit"), "{table}");
+
+    // With the account's circuit open (a QUOTA_EXCEEDED), the plan says when pulls resume.
+    let until = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    let account =
+        serde_json::json!({"circuit_until_ms": until, "circuit_reason": "QUOTA_EXCEEDED", "requests_by_hour": {}});
+    std::fs::write(dir.path().join("state/account.json"), account.to_string()).unwrap();
+    let plan = Command::new(BIN).arg("--config").arg(&config).arg("plan").output().unwrap();
+    let table = String::from_utf8_lossy(&plan.stdout);
+    assert!(table.contains("circuit is open until") && table.contains("QUOTA_EXCEEDED"), "{table}");
+    std::fs::remove_file(dir.path().join("state/account.json")).unwrap();
+
     let before = sim.requests();
     let refused = run(&config).arg("--for").arg("1s").output().unwrap();
     assert!(!refused.status.success());
