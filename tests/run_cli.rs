@@ -235,3 +235,90 @@ fn the_embedded_demo_runs_and_a_second_run_resumes_where_the_first_stopped() {
     let unique: BTreeSet<&(String, i64)> = plays.iter().collect();
     assert_eq!(unique.len(), plays.len(), "a play is in the lake twice");
 }
+
+/// Every (position, uri) of `playlist` in the lake, duplicates kept.
+fn lake_entries(lake: &Path, playlist: &str) -> Vec<(i64, String)> {
+    use arrow::array::AsArray;
+    let mut entries = Vec::new();
+    for batch in common::read_table(lake, "playlist_tracks") {
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let (ids, positions, uris) = (column("playlist_id"), column("position"), column("track_uri"));
+        for i in 0..batch.num_rows() {
+            if ids.as_string::<i32>().value(i) == playlist {
+                let position = positions.as_primitive::<arrow::datatypes::Int64Type>().value(i);
+                entries.push((position, uris.as_string::<i32>().value(i).to_owned()));
+            }
+        }
+    }
+    entries.sort();
+    entries
+}
+
+fn rejected_records(lake: &Path) -> Vec<serde_json::Value> {
+    let dir = lake.join("_rejected");
+    common::visible_files(&dir)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
+    let sim =
+        Simulator::start(SimConfig { playlist_change_every_secs: 1_000_000, ..SimConfig::default() }, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    let longest = sim.truth().playlists().into_iter().max_by_key(|p| p.uris.len()).unwrap();
+    assert!(longest.uris.len() > 50, "a playlist of more than one page");
+    // Its second page of entries always comes back truncated.
+    let faults = tunestream::source::simulator::Faults {
+        always_malformed: vec![format!("/v1/playlists/{}/items?offset=50", longest.playlist_id)],
+        ..Default::default()
+    };
+    sim.set_faults(faults);
+    let job = format!("[[jobs]]\ntype = \"playlists\"\nids = [\"{}\"]\nevery_secs = 1\n", longest.playlist_id);
+    let config = common::config_with_jobs(&sim, dir.path(), 1_000_000, &job);
+    let lake = dir.path().join("lake");
+    // Retries of the bad page within the run's few seconds.
+    let run = |config: &Path| {
+        let mut command = run(config);
+        command.env("TUNESTREAM__SPOTIFY__BACKOFF_BASE_MS", "10").env("TUNESTREAM__SPOTIFY__BACKOFF_MAX_MS", "20");
+        command
+    };
+
+    let first = tokio::task::block_in_place(|| run(&config).args(["--force", "--for", "3s"]).output().unwrap());
+    let summary = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(summary.contains("unreadable pages set aside 1"), "{summary}");
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert!(log.contains("offset=50") && log.contains("set aside in the rejected output"), "{log}");
+    // The page is in the rejected output with its URL and job; every other entry is in the lake.
+    let rejected = rejected_records(&lake);
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert!(rejected[0]["record"].as_str().unwrap().contains("offset=50"), "{}", rejected[0]);
+    assert!(rejected[0]["source"].as_str().unwrap().starts_with("spotify/playlists"), "{}", rejected[0]);
+    assert!(!rejected[0]["error"].as_str().unwrap().is_empty());
+    let expected: Vec<(i64, String)> = longest
+        .uris
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(50..100).contains(i))
+        .filter_map(|(i, uri)| Some((i as i64, uri.clone()?)))
+        .collect();
+    assert_eq!(lake_entries(&lake, &longest.playlist_id), expected, "the pages around it are read");
+
+    // A restart moves on: the playlist is not read again and nothing more is set aside.
+    let again = tokio::task::block_in_place(|| run(&config).args(["--force", "--for", "2s"]).output().unwrap());
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("unreadable pages set aside 0"));
+    assert_eq!(rejected_records(&lake).len(), 1);
+    assert_eq!(lake_entries(&lake, &longest.playlist_id), expected);
+    common::assert_plays_exactly_once(&lake, &sim);
+    sim.stop().await;
+}

@@ -57,6 +57,8 @@ pub struct SourceCounters {
     pub pages: AtomicU64,
     pub unchanged_playlists: AtomicU64,
     pub gaps: AtomicU64,
+    /// Pages whose body stayed malformed, set aside in the rejected output.
+    pub set_aside: AtomicU64,
     /// The latest problem of each job (skips, failures, an open circuit, a needed login).
     problems: Mutex<BTreeMap<String, String>>,
 }

@@ -41,6 +41,7 @@ pub struct SourceSummary {
     pub pages: u64,
     pub unchanged_playlists: u64,
     pub gaps: u64,
+    pub set_aside: u64,
     /// The latest problem of each job that has one.
     pub problems: BTreeMap<String, String>,
 }
@@ -59,6 +60,7 @@ impl From<&SourceCounters> for SourceSummary {
             pages: Counters::get(&c.pages),
             unchanged_playlists: Counters::get(&c.unchanged_playlists),
             gaps: Counters::get(&c.gaps),
+            set_aside: Counters::get(&c.set_aside),
             problems: c.problems(),
         }
     }
@@ -76,7 +78,11 @@ impl fmt::Display for SourceSummary {
             "    retries {}, rate-limited {}, server errors {}, malformed bodies {}, token refreshes {}",
             self.retries, self.rate_limited, self.server_errors, self.malformed, self.token_refreshes
         )?;
-        writeln!(f, "    unchanged playlists skipped {}, possible play gaps {}", self.unchanged_playlists, self.gaps)?;
+        writeln!(
+            f,
+            "    unchanged playlists skipped {}, possible play gaps {}, unreadable pages set aside {}",
+            self.unchanged_playlists, self.gaps, self.set_aside
+        )?;
         for (job, problem) in &self.problems {
             writeln!(f, "    {job}: {problem}")?;
         }

@@ -42,6 +42,9 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Every Nth request gets a 200 with a truncated JSON body.
     pub malformed_every: u64,
+    /// Pages that always get a truncated body: a path (`/v1/playlists/ID/items`), optionally
+    /// with `?offset=N` to hit one page of it.
+    pub always_malformed: Vec<String>,
     /// Every Nth request finds its access token expired (401) until the token is replaced.
     pub expire_token_every: u64,
     /// Every refresh-token grant fails with `invalid_grant`, as after a revoked consent.
@@ -62,6 +65,7 @@ impl Default for Faults {
             slow_every: 0,
             slow_ms: 0,
             malformed_every: 0,
+            always_malformed: Vec::new(),
             expire_token_every: 0,
             revoke_refresh_tokens: false,
             edit_during_read: false,

@@ -254,7 +254,11 @@ async fn inject_fault(state: &SimState, n: u64, request: &Request) -> Option<Res
     {
         lock(&state.tokens).expire(token);
     }
-    if every(n, faults.malformed_every) {
+    let always = |target: &String| match target.split_once("?offset=") {
+        Some((path, offset)) => request.path == path && request.query.get("offset").map(String::as_str) == Some(offset),
+        None => request.path == *target,
+    };
+    if every(n, faults.malformed_every) || faults.always_malformed.iter().any(always) {
         let full = super::api::route(state, request);
         return Some(truncate(full).await);
     }

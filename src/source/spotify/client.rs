@@ -100,6 +100,8 @@ pub enum PullError {
         "{url} kept failing after {attempts} attempts, last: {message}; Spotify may be down, the next pull retries"
     )]
     Transient { url: String, attempts: u32, message: String },
+    #[error("{url} answered a body that is not JSON {attempts} times (last: {message})")]
+    Malformed { url: String, attempts: u32, fetched_at: DateTime<Utc>, body: String, message: String },
     #[error(
         "{url} is not on the API's origin {api}: tunestream sends its token only there, so it does not follow this link"
     )]
@@ -115,7 +117,8 @@ impl PullError {
             PullError::CircuitOpen { .. }
             | PullError::Transient { .. }
             | PullError::Cancelled
-            | PullError::ForeignOrigin { .. } => Blame::Service,
+            | PullError::ForeignOrigin { .. }
+            | PullError::Malformed { .. } => Blame::Service,
             PullError::BudgetExhausted { .. }
             | PullError::NeedsLogin { .. }
             | PullError::Unavailable { .. }
@@ -151,6 +154,12 @@ pub struct Client {
 enum Attempt {
     Done(Fetched),
     Retry(String),
+    /// A 200 whose body is not JSON: retried, and set aside if it stays so.
+    Malformed {
+        fetched_at: DateTime<Utc>,
+        body: String,
+        message: String,
+    },
     RefreshAndRetry,
     Fail(PullError),
 }
@@ -222,7 +231,11 @@ impl Client {
                     let message = "unauthorized even with a fresh token".to_owned();
                     return Err(PullError::Rejected { url: url.into(), status: 401, message });
                 }
-                Attempt::Retry(message) => {
+                Attempt::Malformed { fetched_at, body, message } if attempt >= self.policy.max_retries => {
+                    let attempts = attempt + 1;
+                    return Err(PullError::Malformed { url: url.into(), attempts, fetched_at, body, message });
+                }
+                Attempt::Retry(message) | Attempt::Malformed { message, .. } => {
                     attempt += 1;
                     if attempt > self.policy.max_retries {
                         return Err(PullError::Transient { url: url.into(), attempts: attempt, message });
@@ -265,7 +278,8 @@ impl Client {
                 Ok(body) => Attempt::Done(Fetched { url: url.to_owned(), fetched_at, body }),
                 Err(e) => {
                     SourceCounters::add(&self.counters.malformed, 1);
-                    Attempt::Retry(format!("malformed JSON body: {e}"))
+                    let body = String::from_utf8_lossy(&bytes).into_owned();
+                    Attempt::Malformed { fetched_at, body, message: format!("malformed JSON body: {e}") }
                 }
             };
         }

@@ -89,6 +89,52 @@ pub struct PullReport {
     pub failed: Vec<String>,
     pub unchanged_playlists: u64,
     pub gaps: u64,
+    /// Pages whose body stayed malformed, set aside as rejected lines and moved past.
+    pub set_aside: Vec<String>,
+}
+
+/// Fetches `url`. A body that stays malformed becomes a poison page: its text goes out as the
+/// page's body, which decoding rejects into the lake's rejected output with its URL and job, and
+/// `None` tells the caller to move past it. It commits with the state that moves past it, so it is
+/// never lost and never blocks the target again.
+async fn fetch_or_set_aside(
+    client: &Client,
+    auth: &Auth,
+    url: &str,
+    page: (Kind, Option<&str>, Option<&str>),
+    out: &mut Vec<Page>,
+    report: &mut PullReport,
+) -> Result<Option<Fetched>, PullError> {
+    match client.get(auth, url).await {
+        Ok(fetched) => Ok(Some(fetched)),
+        Err(e @ PullError::Malformed { .. }) => {
+            let PullError::Malformed { url, fetched_at, body, .. } = &e else { unreachable!("matched above") };
+            tracing::warn!("{e}: set aside in the rejected output; the pull moves past it");
+            report.set_aside.push(e.to_string());
+            let (kind, user, snapshot) = page;
+            let fetched = Fetched { url: url.clone(), fetched_at: *fetched_at, body: Value::String(body.clone()) };
+            out.push(Page::new(kind, fetched, user, snapshot));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The URL of the page after `url` by its `offset` and `limit`, while below `total`: how paging
+/// goes on past a page whose body (and so its `next` link) is unreadable.
+fn page_after(url: &str, total: Option<u64>) -> Option<String> {
+    let mut parsed = url::Url::parse(url).ok()?;
+    let query: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+    let number = |name: &str| query.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<u64>().ok());
+    let (offset, limit) = (number("offset").unwrap_or(0), number("limit")?);
+    let next = offset + limit;
+    if next >= total? {
+        return None;
+    }
+    let pairs =
+        query.iter().map(|(k, v)| if k == "offset" { (k.clone(), next.to_string()) } else { (k.clone(), v.clone()) });
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    Some(parsed.into())
 }
 
 /// Errors that end a whole pull (the circuit, the budget, shutdown, a user's login, state I/O);
@@ -147,8 +193,15 @@ pub async fn pull(
             let auth = Auth::User(user.clone());
             let mut url = Some(client.endpoints.v1("me/playlists?limit=50"));
             let mut listed = Vec::new();
+            let mut total = None;
             while let Some(next) = url {
-                let fetched = client.get(&auth, &next).await?;
+                // The listing is not a raw table, but an unreadable page of it is still recorded.
+                let page = (Kind::Playlist, Some(user.as_str()), None);
+                let Some(fetched) = fetch_or_set_aside(client, &auth, &next, page, out, &mut report).await? else {
+                    url = page_after(&next, total);
+                    continue;
+                };
+                total = fetched.body["total"].as_u64();
                 url = fetched.body["next"].as_str().map(str::to_owned);
                 for p in fetched.body["items"].as_array().into_iter().flatten() {
                     if p["owner"]["id"].as_str() == Some(user.as_str())
@@ -170,7 +223,7 @@ pub async fn pull(
                     report.skipped.push(format!("{target}: unavailable, retried after 24 h"));
                     continue;
                 }
-                let r = artist(client, id, *albums, out).await;
+                let r = artist(client, id, *albums, out, &mut report).await;
                 per_target(r, &target, state, &mut report)?;
             }
         }
@@ -182,11 +235,10 @@ pub async fn pull(
                     .append_pair("type", &types.join(","))
                     .append_pair("limit", "10")
                     .finish();
-                let r = async {
-                    out.push(Page::new(Kind::Search, client.get(&Auth::App, &url).await?, None, None));
-                    Ok(())
-                }
-                .await;
+                let page = (Kind::Search, None, None);
+                let r = fetch_or_set_aside(client, &Auth::App, &url, page, out, &mut report).await.map(|fetched| {
+                    out.extend(fetched.map(|f| Page::new(Kind::Search, f, None, None)));
+                });
                 per_target(r, &format!("search {q:?}"), state, &mut report)?;
             }
         }
@@ -194,7 +246,11 @@ pub async fn pull(
             let auth = Auth::User(user.clone());
             let mut url = Some(client.endpoints.v1("me/following?type=artist&limit=50"));
             while let Some(next) = url {
-                let fetched = client.get(&auth, &next).await?;
+                // Followed artists page by an `after` cursor that only the body carries.
+                let page = (Kind::FollowedArtists, Some(user.as_str()), None);
+                let Some(fetched) = fetch_or_set_aside(client, &auth, &next, page, out, &mut report).await? else {
+                    break;
+                };
                 url = fetched.body["artists"]["next"].as_str().map(str::to_owned);
                 out.push(Page::new(Kind::FollowedArtists, fetched, Some(user), None));
             }
@@ -224,7 +280,15 @@ async fn playlist(
     }
     let object_url = client.endpoints.v1(&format!("playlists/{id}"));
     for _ in 0..MAX_SNAPSHOT_RETRIES {
-        let object = client.get(auth, &object_url).await?;
+        // Without the object there is no snapshot to move past: the playlist rests for a day,
+        // as after a 404, rather than being set aside again on every pull.
+        let page = (Kind::Playlist, None, None);
+        let Some(object) = fetch_or_set_aside(client, auth, &object_url, page, out, report).await? else {
+            let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
+            let reason = "its body was not JSON (set aside in the rejected output)".to_owned();
+            state.unavailable.insert(format!("playlist {id}"), Unavailable { reason, until_ms });
+            return Ok(());
+        };
         let snapshot = object.body["snapshot_id"].as_str().unwrap_or_default().to_owned();
         if known.as_deref() == Some(snapshot.as_str()) {
             report.unchanged_playlists += 1;
@@ -247,8 +311,13 @@ async fn playlist(
             _ => Some(client.endpoints.v1(&format!("playlists/{id}/items?limit=50&offset=0"))),
         };
         let read_more = next.is_some();
+        let total = embedded.as_ref().and_then(|paging| paging["total"].as_u64());
         while let Some(url) = next {
-            let fetched = client.get(auth, &url).await?;
+            let page = (Kind::PlaylistItems, None, Some(snapshot.as_str()));
+            let Some(fetched) = fetch_or_set_aside(client, auth, &url, page, &mut pages, report).await? else {
+                next = page_after(&url, total);
+                continue;
+            };
             next = fetched.body["next"].as_str().map(str::to_owned);
             pages.push(Page::new(Kind::PlaylistItems, fetched, None, Some(&snapshot)));
         }
@@ -271,16 +340,29 @@ async fn playlist(
     })
 }
 
-async fn artist(client: &Client, id: &str, albums: bool, out: &mut Vec<Page>) -> Result<(), PullError> {
-    let mut pages = vec![Page::new(
-        Kind::Artist,
-        client.get(&Auth::App, &client.endpoints.v1(&format!("artists/{id}"))).await?,
-        None,
-        None,
-    )];
+async fn artist(
+    client: &Client,
+    id: &str,
+    albums: bool,
+    out: &mut Vec<Page>,
+    report: &mut PullReport,
+) -> Result<(), PullError> {
+    let mut pages = Vec::new();
+    let url = client.endpoints.v1(&format!("artists/{id}"));
+    if let Some(fetched) =
+        fetch_or_set_aside(client, &Auth::App, &url, (Kind::Artist, None, None), &mut pages, report).await?
+    {
+        pages.push(Page::new(Kind::Artist, fetched, None, None));
+    }
     let mut next = albums.then(|| client.endpoints.v1(&format!("artists/{id}/albums?limit=50&offset=0")));
+    let mut total = None;
     while let Some(url) = next {
-        let fetched = client.get(&Auth::App, &url).await?;
+        let page = (Kind::ArtistAlbums, None, None);
+        let Some(fetched) = fetch_or_set_aside(client, &Auth::App, &url, page, &mut pages, report).await? else {
+            next = page_after(&url, total);
+            continue;
+        };
+        total = fetched.body["total"].as_u64();
         next = fetched.body["next"].as_str().map(str::to_owned);
         pages.push(Page::new(Kind::ArtistAlbums, fetched, None, None));
     }
@@ -317,7 +399,15 @@ async fn recently_played(
     let mut overlapped = false;
     let mut first_page_full = None;
     while let Some(next) = url.take() {
-        let mut fetched = client.get(&auth, &next).await?;
+        let page = (Kind::RecentlyPlayed, Some(user), None);
+        let Some(mut fetched) = fetch_or_set_aside(client, &auth, &next, page, &mut pages, report).await? else {
+            // Its plays are unreadable: the cursor moves to when it was fetched, past every play
+            // it could hold, and the gap is reported.
+            let fetched_ms = pages.last().map(|p: &Page| p.fetched_at.timestamp_millis());
+            newest = fetched_ms.into_iter().chain(newest).max();
+            report.gaps += 1;
+            break;
+        };
         let items = fetched.body["items"].as_array().cloned().unwrap_or_default();
         let full_page = items.len() >= PLAYS_PER_PAGE;
         first_page_full.get_or_insert(full_page);

@@ -145,7 +145,10 @@ impl Scheduler {
             Ok(report) => {
                 SourceCounters::add(&self.counters().unchanged_playlists, report.unchanged_playlists);
                 SourceCounters::add(&self.counters().gaps, report.gaps);
-                let problems: Vec<String> = report.skipped.into_iter().chain(report.failed).collect();
+                SourceCounters::add(&self.counters().set_aside, report.set_aside.len() as u64);
+                let set_aside =
+                    report.set_aside.into_iter().map(|page| format!("set aside in the rejected output: {page}"));
+                let problems: Vec<String> = report.skipped.into_iter().chain(report.failed).chain(set_aside).collect();
                 tracing::info!(
                     pages = pages.len(),
                     unchanged_playlists = report.unchanged_playlists,
