@@ -1,8 +1,9 @@
 //! Decodes JSON lines into one Arrow batch, isolating lines that do not fit.
 //!
 //! The fast path decodes all lines of a bucket in one pass with [`direct`]. When it gives up,
-//! each line is decoded on its own: directly if it can be, else with arrow-json, so that a
-//! malformed page is rejected with arrow-json's own message and its neighbours are kept.
+//! each line is decoded on its own: directly if it can be, else checked as JSON by serde_json and
+//! decoded with arrow-json, so that a malformed page is rejected with a message naming what is
+//! wrong and its neighbours are kept.
 
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
@@ -67,7 +68,9 @@ fn decode_one_by_one(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, Arr
     let mut failures = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let line = std::slice::from_ref(line);
-        match direct::decode(schema, line).or_else(|GiveUp| decode_together(schema, line)) {
+        match direct::decode(schema, line)
+            .or_else(|GiveUp| strictly_json(line[0]).and_then(|()| decode_together(schema, line)))
+        {
             Ok(batch) => {
                 batches.push(batch);
                 row_lines.push(i);
@@ -77,6 +80,14 @@ fn decode_one_by_one(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, Arr
     }
     let batch = concat_batches(schema, &batches)?;
     Ok(Decoded { batch, row_lines, failures })
+}
+
+/// arrow-json reads some lines that are not JSON (a missing comma between members): a line the
+/// direct decoder gave up on must first be one JSON value by serde_json's strict reading.
+fn strictly_json(line: &[u8]) -> Result<(), ArrowError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(line)
+        .map(drop)
+        .map_err(|e| ArrowError::JsonError(format!("not JSON: {e}")))
 }
 
 fn clean_message(e: ArrowError) -> String {
@@ -114,7 +125,8 @@ mod tests {
         let d = decode_lines(&schema(), &lines).unwrap();
         assert_eq!(d.row_lines, vec![0, 4]);
         assert_eq!(d.failures.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 2, 3]);
-        assert!(d.failures[2].1.contains("exactly one"), "{}", d.failures[2].1);
+        assert!(d.failures[1].1.contains("not JSON: trailing characters"), "{}", d.failures[1].1);
+        assert!(d.failures[2].1.contains("not JSON: EOF"), "{}", d.failures[2].1);
         let n = d.batch.column(0).as_primitive::<arrow::datatypes::Int64Type>();
         assert_eq!(n.values().to_vec(), vec![1, 5]);
     }

@@ -109,24 +109,51 @@ impl<'a> Scanner<'a> {
         Ok(value)
     }
 
-    /// Moves past one value of any type without parsing it.
+    /// Moves past one value of any type without building it. Scalars are checked against the
+    /// JSON grammar, so a bad literal or a number running into the next key gives up.
     pub fn skip_value(&mut self) -> Result<(), GiveUp> {
         match self.peek()? {
             b'"' => self.string().map(drop),
             b'{' | b'[' => self.skip_container(),
-            _ => {
-                let rest = &self.bytes[self.at..];
-                let len = rest
-                    .iter()
-                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                    .unwrap_or(rest.len());
-                if len == 0 {
-                    return Err(GiveUp);
-                }
-                self.at += len;
-                Ok(())
-            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => Err(GiveUp),
         }
+    }
+
+    /// Moves past a number of RFC 8259's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`,
+    /// which must end where a value may end.
+    fn skip_number(&mut self) -> Result<(), GiveUp> {
+        let bytes = self.bytes;
+        let mut i = self.at + usize::from(bytes[self.at] == b'-');
+        let digits = |from: usize| from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => i = digits(i),
+            _ => return Err(GiveUp),
+        }
+        if bytes.get(i) == Some(&b'.') {
+            let end = digits(i + 1);
+            if end == i + 1 {
+                return Err(GiveUp);
+            }
+            i = end;
+        }
+        if matches!(bytes.get(i), Some(b'e' | b'E')) {
+            i += 1 + usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
+            let end = digits(i);
+            if end == i {
+                return Err(GiveUp);
+            }
+            i = end;
+        }
+        if bytes.get(i).is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+            return Err(GiveUp);
+        }
+        self.at = i;
+        Ok(())
     }
 
     /// Skips an object or array by counting brackets outside strings.
@@ -174,6 +201,10 @@ pub fn unescape(raw: &[u8], out: &mut Vec<u8>) -> Result<(), GiveUp> {
 fn unicode_escape(raw: &[u8]) -> Result<(char, usize), GiveUp> {
     let unit = |at: usize| -> Result<u32, GiveUp> {
         let hex = raw.get(at..at + 4).ok_or(GiveUp)?;
+        // `from_str_radix` alone would take `+041`: JSON wants exactly four hex digits.
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            return Err(GiveUp);
+        }
         let text = std::str::from_utf8(hex).map_err(|_| GiveUp)?;
         u32::from_str_radix(text, 16).map_err(|_| GiveUp)
     };
@@ -224,6 +255,22 @@ mod tests {
     }
 
     #[test]
+    fn skipped_scalars_follow_the_json_grammar() {
+        for good in ["0", "-0", "12", "1.5", "-2e3", "6.02E+23", "1e-7", "true", "false", "null"] {
+            for end in ["", ",", "}", "]", " "] {
+                let text = format!("{good}{end}");
+                let mut s = Scanner::new(text.as_bytes());
+                assert_eq!(s.skip_value(), Ok(()), "{text}");
+                assert_eq!(s.at, good.len(), "{text}");
+            }
+        }
+        // The last two are a skipped number running into the next key: `{"x":1"offset":5}`.
+        for bad in ["01", "1.", ".5", "1e", "-", "+1", "tru", "nul", "truex", "NaN", "1x", r#"1"offset":5"#, "1.5.2"] {
+            assert_eq!(Scanner::new(bad.as_bytes()).skip_value(), Err(GiveUp), "{bad}");
+        }
+    }
+
+    #[test]
     fn integers_parse_exactly_or_give_up() {
         let parse = |text: &str| Scanner::new(text.as_bytes()).integer();
         assert_eq!(parse(" -42,"), Ok(-42));
@@ -241,7 +288,7 @@ mod tests {
             unescape(raw.as_bytes(), &mut out).map(|()| String::from_utf8(out).unwrap())
         };
         assert_eq!(decode(r#"a\"b\\c\/d\n\u00e9\ud83c\udfb5"#), Ok("a\"b\\c/d\n\u{e9}\u{1f3b5}".to_owned()));
-        for bad in [r#"\x"#, r#"\u12"#, r#"\ud83c"#, r#"\ud83cx\udfb5"#, r#"\"#] {
+        for bad in [r#"\x"#, r#"\u12"#, r#"\ud83c"#, r#"\ud83cx\udfb5"#, r#"\"#, r#"\u+041"#, r#"\u-041"#] {
             assert_eq!(decode(bad), Err(GiveUp), "{bad}");
         }
     }

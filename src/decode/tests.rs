@@ -250,3 +250,17 @@ fn a_bad_value_in_a_field_no_query_reads_does_not_reject_the_page() {
     let track = field(plays.as_struct(), "track").as_struct().clone();
     assert_eq!(strings(field(&track, "id")), [Some("t1".into())]);
 }
+
+#[test]
+fn a_missing_comma_after_a_skipped_number_or_a_bad_escape_rejects_the_line_and_keeps_its_neighbours() {
+    let good = r#"{"href":"https://api.spotify.com/v1/playlists/p1/items?offset=0&limit=50","items":[],"limit":50,"offset":0,"total":0}"#;
+    // `limit` is skipped; before the fix its number ran into `"offset"`, which then read as null.
+    let no_comma = good.replace(r#""limit":50,"offset""#, r#""limit":50"offset""#);
+    let plus_escape = good.replace("p1/items", r"p1/\u+041items");
+    let bad_literal = good.replace(r#""total":0"#, r#""total":0,"x":tru"#);
+    let text = [good, &no_comma, &plus_escape, &bad_literal, good].join("\n");
+    let decoded = decode_batch(batch_of(&text, None), &ReadSchemas::full()).unwrap();
+    let rejected: Vec<u64> = decoded.rejects.iter().map(|r| r.line.line_no).collect();
+    assert_eq!(rejected, vec![2, 3, 4], "{:?}", decoded.rejects);
+    assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 2);
+}
