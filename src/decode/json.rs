@@ -68,9 +68,8 @@ fn decode_one_by_one(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, Arr
     let mut failures = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let line = std::slice::from_ref(line);
-        match direct::decode(schema, line)
-            .or_else(|GiveUp| strictly_json(line[0]).and_then(|()| decode_together(schema, line)))
-        {
+        let checked = |line: &[&[u8]]| strictly_typed(schema, line[0]).and_then(|()| decode_together(schema, line));
+        match direct::decode(schema, line).or_else(|GiveUp| checked(line)) {
             Ok(batch) => {
                 batches.push(batch);
                 row_lines.push(i);
@@ -82,12 +81,13 @@ fn decode_one_by_one(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, Arr
     Ok(Decoded { batch, row_lines, failures })
 }
 
-/// arrow-json reads some lines that are not JSON (a missing comma between members): a line the
-/// direct decoder gave up on must first be one JSON value by serde_json's strict reading.
-fn strictly_json(line: &[u8]) -> Result<(), ArrowError> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(line)
-        .map(drop)
-        .map_err(|e| ArrowError::JsonError(format!("not JSON: {e}")))
+/// arrow-json reads some lines that are not JSON (a missing comma between members) and coerces
+/// values of the wrong type: a line the direct decoder gave up on must first be one JSON value by
+/// serde_json's strict reading, with every value it holds for `schema` of the right type.
+fn strictly_typed(schema: &SchemaRef, line: &[u8]) -> Result<(), ArrowError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(line).map_err(|e| ArrowError::JsonError(format!("not JSON: {e}")))?;
+    super::types::check_object(&value, schema.fields()).map_err(ArrowError::JsonError)
 }
 
 fn clean_message(e: ArrowError) -> String {

@@ -13,6 +13,7 @@ pub mod schema;
 mod skip;
 #[cfg(test)]
 mod tests;
+mod types;
 
 pub use crate::page::{Kind, UnknownKind};
 pub use envelope::{Form, Probe, ProbeError, probe};

@@ -264,3 +264,24 @@ fn a_missing_comma_after_a_skipped_number_or_a_bad_escape_rejects_the_line_and_k
     assert_eq!(rejected, vec![2, 3, 4], "{:?}", decoded.rejects);
     assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 2);
 }
+
+#[test]
+fn a_value_of_the_wrong_type_is_rejected_with_its_path_not_coerced() {
+    let first = SAMPLE.lines().next().unwrap();
+    let timestamp = first.replacen(r#""added_at":"2026-10-01T08:00:00Z""#, r#""added_at":1764547200"#, 1);
+    let bad_date = first.replacen(r#""added_at":"2026-10-01T08:00:00Z""#, r#""added_at":"2026-02-30T08:00:00Z""#, 1);
+    assert!(timestamp != first && bad_date != first, "the sample's first entry was added 2026-10-01T08:00:00Z");
+    let text = [first, &timestamp, &bad_date].join("\n");
+    let decoded = decode_batch(batch_of(&text, None), &ReadSchemas::full()).unwrap();
+    let errors: Vec<(u64, &str)> = decoded.rejects.iter().map(|r| (r.line.line_no, r.error.as_str())).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0].0, 2);
+    assert!(
+        errors[0].1.contains("field `body.items[0].added_at`: expected a string holding a valid date"),
+        "{errors:?}"
+    );
+    assert!(errors[0].1.contains("found number 1764547200"), "{errors:?}");
+    assert_eq!(errors[1].0, 3);
+    assert!(errors[1].1.contains("`body.items[0].added_at`"), "{errors:?}");
+    assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 1);
+}

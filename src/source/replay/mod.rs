@@ -22,6 +22,9 @@ use super::SourceError;
 use crate::page::{BatchLimits, BufferPool, CommitPoint, LineRef, PageBatch, SourceFile};
 use crate::store::{Location, ObjectInfo, S3Settings, S3Store, Store};
 
+/// The UTF-8 byte-order mark, stripped from the start of a page file.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 const PAGE_FILE_ENDINGS: [&str; 6] = [".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The buffer that peeks at a file's first bytes, and reads the compressed side of gzip files.
@@ -258,10 +261,16 @@ impl Batcher<'_> {
         // The first byte of the line being read; bytes before `search` hold no newline after it.
         let mut line_start = self.batch.buf.len();
         let mut eof = false;
+        let mut first_read = true;
         while !eof {
             let mut search = self.batch.buf.len();
             self.batch.buf.reserve(self.chunk);
             eof = (&mut reader).take(self.chunk as u64).read_to_end(&mut self.batch.buf)? == 0;
+            // Editors on Windows start UTF-8 files with a byte-order mark: it is not part of the
+            // first line's JSON, so it is dropped (documented in docs/data-contract.md).
+            if std::mem::take(&mut first_read) && self.batch.buf[line_start..].starts_with(UTF8_BOM) {
+                self.batch.buf.drain(line_start..line_start + UTF8_BOM.len());
+            }
             loop {
                 let buf = &self.batch.buf;
                 let end = match memchr::memchr(b'\n', &buf[search..]) {
@@ -361,6 +370,23 @@ mod tests {
         let expected =
             vec![(2, verified.clone()), (2, None), (2, None), (1, verified), (0, Some(CommitPoint::EndOfInput))];
         assert_eq!(marks, expected);
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_of_a_file_is_dropped_and_nowhere_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("a.ndjson"), dir.path().join("b.ndjson.gz"));
+        std::fs::write(&first, "\u{feff}{\"a\":1}\n\u{feff}{\"a\":2}\n").unwrap();
+        let mut enc = flate2::write::GzEncoder::new(File::create(&second).unwrap(), flate2::Compression::fast());
+        enc.write_all("\u{feff}{\"b\":1}\n".as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let batches = read_all(&[first, second], BatchLimits { max_pages: 10, max_bytes: 1 << 20 });
+        let lines: Vec<String> = batches
+            .iter()
+            .flat_map(|b| b.lines.iter().map(|l| String::from_utf8_lossy(b.line(l)).into_owned()))
+            .collect();
+        // Only a file's first bytes are a byte-order mark; one later is part of a (bad) line.
+        assert_eq!(lines, vec!["{\"a\":1}", "\u{feff}{\"a\":2}", "{\"b\":1}"]);
     }
 
     #[test]
