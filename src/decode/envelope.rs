@@ -2,11 +2,13 @@
 //!
 //! The envelope written by tunestream's own pullers puts `kind` first, and Spotify paging objects
 //! start with `href`, so the common cases are read from the first bytes without parsing the page.
-//! Anything else falls back to a full parse of the top-level keys.
+//! Otherwise the top-level keys are scanned as decoding scans them, so a line's fate never
+//! depends on its key order; decoding then accepts or rejects it.
 
 use serde::Deserialize;
 
 use super::Kind;
+use super::scan::{GiveUp, Scanner};
 
 /// How a line wraps its response body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,14 +84,53 @@ struct TopLevelKeys<'a> {
     object_type: Option<std::borrow::Cow<'a, str>>,
 }
 
-fn probe_by_parsing(line: &[u8]) -> Result<Probe, ProbeError> {
-    let value: serde_json::Result<TopLevelKeys> = serde_json::from_slice(line);
-    let keys = match value {
-        Ok(keys) => keys,
-        Err(e) if e.classify() == serde_json::error::Category::Data => {
-            return Err(ProbeError::NotObject);
+/// The top-level `kind`, `href` and `type` of `line`, read with the same scanner (and the same
+/// checks) as decoding, so whether a line is accepted never depends on which key comes first.
+/// Gives up on escapes, repeats and anything malformed: serde_json then reads the line.
+fn scan_top_level(line: &[u8]) -> Result<TopLevelKeys<'_>, GiveUp> {
+    let mut scan = Scanner::new(line);
+    let mut keys = TopLevelKeys { kind: None, href: None, object_type: None };
+    scan.expect(b'{')?;
+    if !scan.eat(b'}')? {
+        loop {
+            let (key, escaped) = scan.string()?;
+            scan.expect(b':')?;
+            let slot = match key {
+                b"kind" => Some(&mut keys.kind),
+                b"href" => Some(&mut keys.href),
+                b"type" => Some(&mut keys.object_type),
+                _ => None,
+            };
+            match slot {
+                Some(slot) if !escaped && scan.peek()? == b'"' => {
+                    let (value, escaped) = scan.string()?;
+                    if escaped || slot.is_some() {
+                        return Err(GiveUp);
+                    }
+                    *slot = Some(std::str::from_utf8(value).map_err(|_| GiveUp)?.into());
+                }
+                _ => scan.skip_value()?,
+            }
+            if scan.eat(b'}')? {
+                break;
+            }
+            scan.expect(b',')?;
         }
-        Err(e) => return Err(ProbeError::NotJson(e.to_string())),
+    }
+    if scan.peek().is_ok() {
+        return Err(GiveUp);
+    }
+    Ok(keys)
+}
+
+fn probe_by_parsing(line: &[u8]) -> Result<Probe, ProbeError> {
+    let keys = match scan_top_level(line) {
+        Ok(keys) => keys,
+        Err(GiveUp) => match serde_json::from_slice::<TopLevelKeys>(line) {
+            Ok(keys) => keys,
+            Err(e) if e.classify() == serde_json::error::Category::Data => return Err(ProbeError::NotObject),
+            Err(e) => return Err(ProbeError::NotJson(e.to_string())),
+        },
     };
     if let Some(kind) = keys.kind {
         return envelope_kind(&kind);

@@ -85,9 +85,7 @@ fn decode_one_by_one(schema: &SchemaRef, lines: &[&[u8]]) -> Result<Decoded, Arr
 /// values of the wrong type: a line the direct decoder gave up on must first be one JSON value by
 /// serde_json's strict reading, with every value it holds for `schema` of the right type.
 fn strictly_typed(schema: &SchemaRef, line: &[u8]) -> Result<(), ArrowError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(line).map_err(|e| ArrowError::JsonError(format!("not JSON: {e}")))?;
-    super::types::check_object(&value, schema.fields()).map_err(ArrowError::JsonError)
+    super::types::check_line(line, schema.fields()).map_err(ArrowError::JsonError)
 }
 
 fn clean_message(e: ArrowError) -> String {

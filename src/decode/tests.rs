@@ -285,3 +285,59 @@ fn a_value_of_the_wrong_type_is_rejected_with_its_path_not_coerced() {
     assert!(errors[1].1.contains("`body.items[0].added_at`"), "{errors:?}");
     assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 1);
 }
+
+#[test]
+fn a_key_that_is_read_may_appear_once_in_its_object_envelope_and_href_included() {
+    let page = r#"{"href":"https://api.spotify.com/v1/playlists/p1/items?offset=0&limit=50","items":[],"limit":50,"offset":0,"total":0}"#;
+    let two_hrefs = page.replace(
+        r#","total":0}"#,
+        r#","total":0,"href":"https://api.spotify.com/v1/playlists/p2/items?offset=0&limit=50"}"#,
+    );
+    let envelope =
+        format!(r#"{{"kind":"playlist_items","url":"u","fetched_at":"2026-12-01T00:00:00Z","body":{page}}}"#);
+    let two_kinds = envelope.replace(r#","body""#, r#","kind":"search","body""#);
+    let two_urls = envelope.replace(r#","body""#, r#","url":"v","body""#);
+    let text = [page, &two_hrefs, &envelope, &two_kinds, &two_urls].join("\n");
+    let decoded = decode_batch(batch_of(&text, None), &ReadSchemas::full()).unwrap();
+    let errors: Vec<(u64, &str)> = decoded.rejects.iter().map(|r| (r.line.line_no, r.error.as_str())).collect();
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 4, 5], "{errors:?}");
+    assert!(errors.iter().all(|(_, e)| e.contains("appears twice")), "{errors:?}");
+    assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 2);
+}
+
+#[test]
+fn whether_a_line_is_accepted_does_not_depend_on_its_key_order() {
+    let body = r#"{"href":"https://api.spotify.com/v1/playlists/p1/items?offset=0&limit=50","items":[],"limit":50,"offset":0,"total":0,"x":[{"y":[1,2]}]}"#;
+    let members = |body: &str| {
+        vec![
+            r#""kind":"playlist_items""#.to_owned(),
+            r#""url":"u""#.to_owned(),
+            r#""fetched_at":"2026-12-01T00:00:00Z""#.to_owned(),
+            format!(r#""body":{body}"#),
+        ]
+    };
+    // A well-formed envelope, one whose top level misses a comma, and one that repeats `url`.
+    type Shape = fn(&[String]) -> String;
+    let shapes: [Shape; 3] = [
+        |m| format!("{{{}}}", m.join(",")),
+        |m| format!("{{{} {}}}", m[..2].join(","), m[2..].join(",")),
+        |m| format!("{{{},\"url\":\"v\"}}", m.join(",")),
+    ];
+    // And a body with a missing comma deep inside a value no query reads (validating those is
+    // still to come: until then it must at least be judged the same in every order).
+    let junk = body.replace("[1,2]", "[1 2]");
+    let cases = shapes.iter().map(|s| (s, body)).chain([(&shapes[0], junk.as_str())]);
+    for (shape_no, (shape, body)) in cases.enumerate() {
+        let mut outcomes = Vec::new();
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2]] {
+            let m = members(body);
+            let line = shape(&order.iter().map(|&i| m[i].clone()).collect::<Vec<_>>());
+            let decoded = decode_batch(batch_of(&line, None), &ReadSchemas::full()).unwrap();
+            outcomes.push(decoded.rejects.is_empty());
+        }
+        assert!(outcomes.iter().all(|o| *o == outcomes[0]), "shape {shape_no}: {outcomes:?}");
+        if shape_no < shapes.len() {
+            assert_eq!(outcomes[0], shape_no == 0, "shape {shape_no}");
+        }
+    }
+}

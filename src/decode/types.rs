@@ -5,66 +5,135 @@
 //! The rules: `null` fits any field. A string field takes a string; a boolean field `true` or
 //! `false`; an integer field an integer in i64's range, written without a fraction or exponent
 //! (`215000.0` is rejected); a timestamp field a string with a valid date and time; a list an
-//! array of fitting values; a struct an object whose known keys fit (others are ignored).
+//! array of fitting values; a struct an object whose known keys fit (others are ignored). A key
+//! that a field reads may appear once in its object: a line repeating one is rejected, whichever
+//! copy a reader would take.
+
+use std::fmt;
 
 use arrow::compute::kernels::cast_utils::string_to_datetime;
 use arrow::datatypes::{DataType, Fields};
 use chrono::Utc;
-use serde_json::Value;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// The first value of `object` that does not fit `fields`, as `path: what was expected and found`.
-pub fn check_object(object: &Value, fields: &Fields) -> Result<(), String> {
-    check(object, &DataType::Struct(fields.clone()), &mut String::new())
+/// Reads `line` with serde_json's strict parser and checks every value `fields` names: its type,
+/// and that its key appears once in its object. Returns what is wrong with the first value that
+/// does not fit, with its path, or serde_json's own message when the line is not JSON.
+pub fn check_line(line: &[u8], fields: &Fields) -> Result<(), String> {
+    let root = DataType::Struct(fields.clone());
+    let mut deserializer = serde_json::Deserializer::from_slice(line);
+    let checked = Expect { data_type: &root, path: String::new() }.deserialize(&mut deserializer);
+    checked.and_then(|()| deserializer.end()).map_err(|e| {
+        let text = e.to_string();
+        // Our own messages carry the path; serde_json's say where in the line.
+        if e.is_data() && !text.starts_with("invalid type") { text } else { format!("not JSON: {text}") }
+    })
 }
 
-fn check(value: &Value, data_type: &DataType, path: &mut String) -> Result<(), String> {
-    let fits = match (data_type, value) {
-        (_, Value::Null) => true,
-        (DataType::Utf8 | DataType::LargeUtf8, Value::String(_)) => true,
-        (DataType::Boolean, Value::Bool(_)) => true,
-        (DataType::Int64, Value::Number(n)) => n.as_i64().is_some(),
-        (DataType::Float64, Value::Number(_)) => true,
-        (DataType::Timestamp(..), Value::String(text)) => string_to_datetime(&Utc, text).is_ok(),
-        (DataType::List(item), Value::Array(items)) => {
-            for (i, item_value) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                check(item_value, item.data_type(), path)?;
-                path.truncate(len);
-            }
-            true
-        }
-        (DataType::Struct(fields), Value::Object(members)) => {
-            for field in fields {
-                let Some(member) = members.get(field.name()) else { continue };
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(field.name());
-                check(member, field.data_type(), path)?;
-                path.truncate(len);
-            }
-            true
-        }
-        // Types no read schema uses are left to arrow-json.
-        (other, _) => !matches!(
-            other,
-            DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Boolean
-                | DataType::Int64
-                | DataType::Float64
-                | DataType::Timestamp(..)
-                | DataType::List(_)
-                | DataType::Struct(_)
-        ),
-    };
-    if fits {
-        return Ok(());
+/// One value of `data_type` expected at `path`.
+struct Expect<'a> {
+    data_type: &'a DataType,
+    path: String,
+}
+
+impl Expect<'_> {
+    fn wrong(&self, found: &str) -> String {
+        let at = if self.path.is_empty() { "the line".to_owned() } else { format!("field `{}`", self.path) };
+        format!("{at}: expected {}, found {found}", expected(self.data_type))
     }
-    let at = if path.is_empty() { "the line".to_owned() } else { format!("field `{path}`") };
-    Err(format!("{at}: expected {}, found {}", expected(data_type), found(value)))
+
+    fn fail<E: de::Error>(&self, found: &str) -> Result<(), E> {
+        Err(E::custom(self.wrong(found)))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Expect<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Expect<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(expected(self.data_type))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<(), E> {
+        if matches!(self.data_type, DataType::Boolean) { Ok(()) } else { self.fail(&format!("boolean {value}")) }
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<(), E> {
+        match self.data_type {
+            DataType::Int64 | DataType::Float64 => Ok(()),
+            _ => self.fail(&format!("number {value}")),
+        }
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<(), E> {
+        match self.data_type {
+            DataType::Int64 if i64::try_from(value).is_ok() => Ok(()),
+            DataType::Float64 => Ok(()),
+            _ => self.fail(&format!("number {value}")),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<(), E> {
+        match self.data_type {
+            DataType::Float64 => Ok(()),
+            _ => self.fail(&format!("number {value:?}")),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
+        match self.data_type {
+            DataType::Utf8 | DataType::LargeUtf8 => Ok(()),
+            DataType::Timestamp(..) if string_to_datetime(&Utc, value).is_ok() => Ok(()),
+            _ => self.fail(&format!("string {}", shortened(value))),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let DataType::List(item) = self.data_type else {
+            self.fail::<A::Error>("an array")?;
+            return Ok(());
+        };
+        let mut i = 0;
+        while seq
+            .next_element_seed(Expect { data_type: item.data_type(), path: format!("{}[{i}]", self.path) })?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let DataType::Struct(fields) = self.data_type else {
+            self.fail::<A::Error>("an object")?;
+            return Ok(());
+        };
+        let mut seen = vec![false; fields.len()];
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let Some(index) = fields.iter().position(|f| f.name() == key.as_ref()) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let path = if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) };
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(de::Error::custom(format!("field `{path}`: the key appears twice in its object")));
+            }
+            map.next_value_seed(Expect { data_type: fields[index].data_type(), path })?;
+        }
+        Ok(())
+    }
 }
 
 fn expected(data_type: &DataType) -> &'static str {
@@ -76,25 +145,14 @@ fn expected(data_type: &DataType) -> &'static str {
         DataType::Timestamp(..) => "a string holding a valid date and time",
         DataType::List(_) => "an array",
         DataType::Struct(_) => "an object",
-        _ => "another type",
+        _ => "a value",
     }
 }
 
-fn found(value: &Value) -> String {
-    let mut text = value.to_string();
-    if text.len() > 40 {
-        let cut = (0..=40).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-        text.truncate(cut);
-        text.push('…');
-    }
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(_) => format!("boolean {text}"),
-        Value::Number(_) => format!("number {text}"),
-        Value::String(_) => format!("string {text}"),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
-    }
+fn shortened(text: &str) -> String {
+    let cut = (0..=text.len().min(40)).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    let ellipsis = if cut < text.len() { "…" } else { "" };
+    format!("{:?}{ellipsis}", &text[..cut])
 }
 
 #[cfg(test)]
@@ -102,7 +160,6 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::datatypes::{Field, TimeUnit};
-    use serde_json::json;
 
     use super::*;
 
@@ -117,22 +174,40 @@ mod tests {
         Fields::from(vec![Field::new("items", list, true), Field::new("offset", DataType::Int64, true)])
     }
 
+    fn check(text: &str) -> Result<(), String> {
+        check_line(text.as_bytes(), &fields())
+    }
+
     #[test]
     fn values_of_the_wrong_json_type_are_named_by_their_path() {
-        let good = json!({"offset": 0, "items": [{"added_at": "2026-02-28T10:00:00Z", "is_local": false,
-                           "duration_ms": 215000, "name": "x", "unread": [1, "two"]}, null]});
-        assert_eq!(check_object(&good, &fields()), Ok(()));
-        let bad = |item: Value| check_object(&json!({"items": [{}, item]}), &fields()).unwrap_err();
+        let good = r#"{"offset":0,"items":[{"added_at":"2026-02-28T10:00:00Z","is_local":false,
+                       "duration_ms":215000,"name":"x","unread":[1,"two",{"a":1,"a":2}]},null]}"#;
+        assert_eq!(check(good), Ok(()));
+        let bad = |item: &str| check(&format!(r#"{{"items":[{{}},{item}]}}"#)).unwrap_err();
         assert_eq!(
-            bad(json!({"added_at": 1764547200})),
-            "field `items[1].added_at`: expected a string holding a valid date and time, found number 1764547200"
+            bad(r#"{"added_at":1764547200}"#),
+            "field `items[1].added_at`: expected a string holding a valid date and time, found number 1764547200 at line 1 column 35"
         );
-        assert!(bad(json!({"added_at": "2026-02-30T10:00:00Z"})).starts_with("field `items[1].added_at`"));
-        assert!(bad(json!({"is_local": "false"})).contains("expected true or false, found string \"false\""));
-        assert!(bad(json!({"duration_ms": 215000.0})).contains("without a fraction or exponent"));
-        assert!(bad(json!({"duration_ms": 9_223_372_036_854_775_808u64})).starts_with("field `items[1].duration_ms`"));
-        assert!(bad(json!({"name": 7})).contains("expected a string, found number 7"));
-        let not_a_list = check_object(&json!({"items": {"a": 1}}), &fields()).unwrap_err();
-        assert_eq!(not_a_list, "field `items`: expected an array, found an object");
+        assert!(bad(r#"{"added_at":"2026-02-30T10:00:00Z"}"#).starts_with("field `items[1].added_at`"));
+        assert!(bad(r#"{"is_local":"false"}"#).contains("expected true or false, found string \"false\""));
+        assert!(bad(r#"{"duration_ms":215000.0}"#).contains("without a fraction or exponent"));
+        assert!(bad(r#"{"duration_ms":9223372036854775808}"#).starts_with("field `items[1].duration_ms`"));
+        assert!(bad(r#"{"name":7}"#).contains("expected a string, found number 7"));
+        assert!(
+            check(r#"{"items":{"a":1}}"#).unwrap_err().starts_with("field `items`: expected an array, found an object")
+        );
+    }
+
+    #[test]
+    fn a_key_a_field_reads_may_appear_once_and_the_line_must_be_json() {
+        let twice = check(r#"{"offset":0,"items":[],"offset":5}"#).unwrap_err();
+        assert!(twice.starts_with("field `offset`: the key appears twice in its object"), "{twice}");
+        let nested = check(r#"{"items":[{"name":"a","name":"b"}]}"#).unwrap_err();
+        assert!(nested.starts_with("field `items[0].name`: the key appears twice"), "{nested}");
+        for not_json in
+            [r#"{"offset":0 "items":[]}"#, r#"{"items":[tru]}"#, "{\"name\":\"a\u{1}\"}", r#"{"a":1} {"b":2}"#]
+        {
+            assert!(check(not_json).unwrap_err().starts_with("not JSON"), "{not_json}");
+        }
     }
 }
