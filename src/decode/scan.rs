@@ -1,10 +1,11 @@
 //! A byte cursor over one JSON line: whitespace, literals, integers, strings, and skipping
-//! whole values without looking inside them.
+//! whole values without building them.
 //!
-//! It is deliberately not a validator. Values that no raw table holds are skipped by counting
-//! brackets, as fast as the bytes can be read; only the values that are kept are parsed. Every
-//! method gives up ([`GiveUp`]) on anything it does not expect, and the caller then hands the
-//! line to arrow-json, whose error messages name what was wrong.
+//! Values that no raw table holds are skipped, but checked as they go: scalars against the JSON
+//! grammar, strings for raw control characters and malformed escapes; containers by counting
+//! brackets outside strings (their structure between strings is not checked yet). Only kept values
+//! are parsed. Every method gives up ([`GiveUp`]) on anything it does not expect, and the caller
+//! then reads the line strictly (serde_json, then arrow-json), which names what was wrong.
 
 /// The cursor met something it does not handle; decode the line another way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes a string and returns its raw contents (between the quotes) and whether they
-    /// hold escapes.
+    /// hold escapes. Raw control characters and malformed escapes give up.
     #[inline]
     pub fn string(&mut self) -> Result<(&'a [u8], bool), GiveUp> {
         self.expect(b'"')?;
@@ -76,12 +77,16 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         let mut i = start;
         loop {
-            i = super::skip::quote_or_backslash(self.bytes, i).ok_or(GiveUp)?;
-            if self.bytes[i] == b'"' {
-                break;
+            i = super::skip::string_stop(self.bytes, i).ok_or(GiveUp)?;
+            match self.bytes[i] {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    i += super::skip::escape_len(self.bytes, i)?;
+                }
+                // A raw control character: JSON wants it escaped.
+                _ => return Err(GiveUp),
             }
-            escaped = true;
-            i += 2;
         }
         self.at = i + 1;
         Ok((&self.bytes[start..i], escaped))

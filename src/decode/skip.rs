@@ -6,6 +6,9 @@
 //! with a prefix XOR of the quote mask, as simdjson does, and a block whose closing brackets
 //! cannot bring the depth to zero is passed over whole. Blocks holding a backslash, and the tail
 //! of the line, go byte by byte. The same 16-byte masks find where a string's plain run ends.
+//!
+//! Skipping still checks what it passes over inside strings: a raw control character (a fifth
+//! mask) or a bad escape gives up. The structure between strings is only counted, not checked.
 
 use super::scan::GiveUp;
 
@@ -18,6 +21,8 @@ struct Masks {
     backslash: u64,
     open: u64,
     close: u64,
+    /// Bytes below 0x20, which JSON allows only escaped inside strings.
+    control: u64,
 }
 
 /// Nesting and string state carried from one block to the next.
@@ -35,19 +40,19 @@ pub fn container_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
     while let Some(block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<BLOCK>) {
         let masks = masks(block);
         let step = if masks.backslash == 0 {
-            match state.block(&masks) {
+            match state.block(&masks)? {
                 Some(at) => Step::Ended(i + at + 1),
                 None => Step::Continue(i + BLOCK),
             }
         } else {
-            state.bytes(bytes, i, i + BLOCK)
+            state.bytes(bytes, i, i + BLOCK)?
         };
         match step {
             Step::Ended(end) => return Ok(end),
             Step::Continue(next) => i = next,
         }
     }
-    match state.bytes(bytes, i, bytes.len()) {
+    match state.bytes(bytes, i, bytes.len())? {
         Step::Ended(end) => Ok(end),
         Step::Continue(_) => Err(GiveUp),
     }
@@ -62,14 +67,17 @@ enum Step {
 
 impl State {
     /// Walks a block without backslashes: the offset of the closing bracket, if it is there.
-    fn block(&mut self, masks: &Masks) -> Option<usize> {
+    fn block(&mut self, masks: &Masks) -> Result<Option<usize>, GiveUp> {
         let carry = if self.in_string { u64::MAX } else { 0 };
         let strings = prefix_xor(masks.quote) ^ carry;
+        if masks.control & strings != 0 {
+            return Err(GiveUp);
+        }
         self.in_string = strings >> 63 == 1;
         let (open, close) = (masks.open & !strings, masks.close & !strings);
         if u64::from(close.count_ones()) < self.depth {
             self.depth = self.depth + u64::from(open.count_ones()) - u64::from(close.count_ones());
-            return None;
+            return Ok(None);
         }
         let mut brackets = open | close;
         while brackets != 0 {
@@ -80,23 +88,25 @@ impl State {
             } else {
                 self.depth -= 1;
                 if self.depth == 0 {
-                    return Some(at as usize);
+                    return Ok(Some(at as usize));
                 }
             }
             brackets &= brackets - 1;
         }
-        None
+        Ok(None)
     }
 
-    /// Walks `bytes[from..to]` one byte at a time. An escape at the last byte steps past `to`.
-    fn bytes(&mut self, bytes: &[u8], from: usize, to: usize) -> Step {
+    /// Walks `bytes[from..to]` one byte at a time, checking escapes and control characters in
+    /// strings. An escape at the end steps past `to`.
+    fn bytes(&mut self, bytes: &[u8], from: usize, to: usize) -> Result<Step, GiveUp> {
         let mut i = from;
         while i < to {
             let b = bytes[i];
             if self.in_string {
                 match b {
-                    b'\\' => i += 1,
+                    b'\\' => i += escape_len(bytes, i)? - 1,
                     b'"' => self.in_string = false,
+                    0..0x20 => return Err(GiveUp),
                     _ => {}
                 }
             } else {
@@ -106,7 +116,7 @@ impl State {
                     b'}' | b']' => {
                         self.depth -= 1;
                         if self.depth == 0 {
-                            return Step::Ended(i + 1);
+                            return Ok(Step::Ended(i + 1));
                         }
                     }
                     _ => {}
@@ -114,7 +124,18 @@ impl State {
             }
             i += 1;
         }
-        Step::Continue(i)
+        Ok(Step::Continue(i))
+    }
+}
+
+/// The length of the escape at `bytes[at]` (a backslash): `\"`, `\\`, `\/`, `\b`, `\f`, `\n`,
+/// `\r`, `\t`, or `\u` and four hex digits. Anything else is not JSON.
+#[inline]
+pub fn escape_len(bytes: &[u8], at: usize) -> Result<usize, GiveUp> {
+    match bytes.get(at + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(2),
+        Some(b'u') if bytes.get(at + 2..at + 6).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) => Ok(6),
+        _ => Err(GiveUp),
     }
 }
 
@@ -127,39 +148,42 @@ fn prefix_xor(mut bits: u64) -> u64 {
     bits
 }
 
-/// The index of the first quote or backslash at or after `from`: where a string's plain run
-/// ends. Most strings are short keys and ids, for which one 16-byte chunk answers faster than
-/// a `memchr2` call.
+/// The index of the first quote, backslash or control character at or after `from`: where a
+/// string's plain run ends. Most strings are short keys and ids, which one 16-byte chunk answers.
 #[inline]
-pub fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
-    let rest = bytes.get(from..)?;
-    let Some(chunk) = rest.first_chunk::<16>() else {
-        return memchr::memchr2(b'"', b'\\', rest).map(|i| from + i);
-    };
-    let [quote, backslash, ..] = classes(chunk);
-    match quote | backslash {
-        0 => memchr::memchr2(b'"', b'\\', &rest[16..]).map(|i| from + 16 + i),
-        found => Some(from + found.trailing_zeros() as usize),
+pub fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) {
+        let [quote, backslash, _, _, control] = classes(chunk);
+        match quote | backslash | control {
+            0 => at += 16,
+            found => return Some(at + found.trailing_zeros() as usize),
+        }
     }
+    bytes.get(at..)?.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
 }
 
 fn masks(block: &[u8; BLOCK]) -> Masks {
     let mut masks = Masks::default();
     for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
-        let [quote, backslash, open, close] = classes(chunk).map(|bits| u64::from(bits) << (16 * k));
+        let [quote, backslash, open, close, control] = classes(chunk).map(|bits| u64::from(bits) << (16 * k));
         masks.quote |= quote;
         masks.backslash |= backslash;
         masks.open |= open;
         masks.close |= close;
+        masks.control |= control;
     }
     masks
 }
 
-/// One bit per byte of `chunk` for quotes, backslashes, opening and closing brackets.
+/// One bit per byte of `chunk` for quotes, backslashes, opening and closing brackets, and
+/// control characters (below 0x20).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
-fn classes(chunk: &[u8; 16]) -> [u16; 4] {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+fn classes(chunk: &[u8; 16]) -> [u16; 5] {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
     // SAFETY: the build enables SSE2 (the cfg above), and `chunk` is 16 readable bytes, which
     // is all an unaligned load needs.
     let masks = unsafe {
@@ -171,25 +195,28 @@ fn classes(chunk: &[u8; 16]) -> [u16; 4] {
             _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))),
             _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8))),
             _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8))),
+            // Unsigned `b <= 0x1f`: the byte is its maximum with 0x1f.
+            _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f))),
         ]
     };
     masks.map(|mask| mask as u16)
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-fn classes(chunk: &[u8; 16]) -> [u16; 4] {
+fn classes(chunk: &[u8; 16]) -> [u16; 5] {
     portable_classes(chunk)
 }
 
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
-fn portable_classes(chunk: &[u8; 16]) -> [u16; 4] {
-    let mut classes = [0u16; 4];
+fn portable_classes(chunk: &[u8; 16]) -> [u16; 5] {
+    let mut classes = [0u16; 5];
     for (j, &b) in chunk.iter().enumerate() {
         let class = match b {
             b'"' => 0,
             b'\\' => 1,
             b'{' | b'[' => 2,
             b'}' | b']' => 3,
+            0..0x20 => 4,
             _ => continue,
         };
         classes[class] |= 1 << j;
@@ -203,7 +230,7 @@ mod tests {
 
     /// The plain byte-by-byte walk, as the reference.
     fn reference_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
-        match State::default().bytes(bytes, start, bytes.len()) {
+        match State::default().bytes(bytes, start, bytes.len())? {
             Step::Ended(end) => Ok(end),
             Step::Continue(_) => Err(GiveUp),
         }
@@ -221,22 +248,44 @@ mod tests {
         let bit = |b: u8| 1u64 << (b - 64);
         assert_eq!((masks.open, masks.close), (bit(b'[') | bit(b'{'), bit(b']') | bit(b'}')));
         assert_eq!((masks.backslash, masks.quote), (bit(b'\\'), 0));
+        let low = masks_of(&bytes[0..64]);
+        assert_eq!(low.control, (1u64 << 32) - 1, "0x00 to 0x1f are control characters");
+    }
+
+    fn masks_of(bytes: &[u8]) -> Masks {
+        masks(bytes.first_chunk::<BLOCK>().unwrap())
+    }
+
+    #[test]
+    fn control_characters_and_bad_escapes_inside_skipped_strings_give_up_wherever_they_are() {
+        let markets: String = (0..30).map(|i| format!("\"M{i}\",")).collect();
+        for bad in ["\u{1}", "\t", "\\x", "\\u12g4", "\\u+041"] {
+            for pad in 0..BLOCK + 3 {
+                // Markets after it too, so the bad string sits in whole blocks as well as the tail.
+                let line = format!("{}[{markets}\"a{bad}b\",{markets}1] ,\"next\":1}}", " ".repeat(pad));
+                assert_eq!(container_end(line.as_bytes(), pad), Err(GiveUp), "pad {pad}: {line:?}");
+                assert_eq!(reference_end(line.as_bytes(), pad), Err(GiveUp), "pad {pad}: {line:?}");
+            }
+        }
+        // Outside strings, tabs are whitespace; inside, escapes of every kind are fine.
+        let good = format!("[\t{markets}\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"]");
+        assert_eq!(container_end(good.as_bytes(), 0), Ok(good.len()));
     }
 
     #[test]
     fn string_ends_are_found_wherever_they_are() {
         for len in 0..40 {
-            for end in [b'"', b'\\'] {
+            for end in [b'"', b'\\', 0x01, b'\n'] {
                 let mut line = vec![b'a'; len];
                 line.push(end);
                 line.extend_from_slice(b"tail\"x");
                 for from in 0..=len {
-                    assert_eq!(quote_or_backslash(&line, from), Some(len), "len {len} from {from}");
+                    assert_eq!(string_stop(&line, from), Some(len), "len {len} from {from}");
                 }
             }
         }
-        assert_eq!(quote_or_backslash(&[b'a'; 40], 3), None);
-        assert_eq!(quote_or_backslash(b"ab", 3), None);
+        assert_eq!(string_stop(&[b'a'; 40], 3), None);
+        assert_eq!(string_stop(b"ab", 3), None);
     }
 
     #[test]

@@ -341,3 +341,34 @@ fn whether_a_line_is_accepted_does_not_depend_on_its_key_order() {
         }
     }
 }
+
+#[test]
+fn junk_inside_values_no_query_reads_rejects_the_line_and_keeps_its_neighbours() {
+    let good = r#"{"href":"https://api.spotify.com/v1/playlists/p1/items?offset=0&limit=50","items":[],"limit":50,"offset":0,"total":0,"x":[{"images":["a","b"]}]}"#;
+    let control = good.replace(r#""a","b""#, "\"a\u{1}\",\"b\"");
+    let bad_escape = good.replace(r#""a","b""#, r#""a\q","b""#);
+    let bad_unicode = good.replace(r#""a","b""#, r#""\u00g9","b""#);
+    let mut text = [good, &control, &bad_escape, &bad_unicode].join("\n").into_bytes();
+    // Invalid UTF-8 in a string that is read (skipped strings are not checked for it yet).
+    text.push(b'\n');
+    text.extend_from_slice(good.replace("items?offset", "items?off?set").as_bytes());
+    let at = text.iter().rposition(|&b| b == b'?').unwrap();
+    text[at] = 0xff;
+    let file = Arc::new(SourceFile { path: PathBuf::from("pages.ndjson"), modified_micros: 1_000_000, kind: None });
+    let mut batch = PageBatch::default();
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let start = batch.buf.len();
+        batch.buf.extend_from_slice(line);
+        batch.lines.push(crate::page::LineRef {
+            file: file.clone(),
+            line_no: i as u64 + 1,
+            start,
+            end: batch.buf.len(),
+        });
+        batch.buf.push(b'\n');
+    }
+    let decoded = decode_batch(batch, &ReadSchemas::full()).unwrap();
+    let rejected: Vec<u64> = decoded.rejects.iter().map(|r| r.line.line_no).collect();
+    assert_eq!(rejected, vec![2, 3, 4, 5], "{:?}", decoded.rejects);
+    assert_eq!(table(&decoded, Kind::PlaylistItems).num_rows(), 1);
+}
