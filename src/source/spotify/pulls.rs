@@ -105,19 +105,17 @@ async fn fetch_or_set_aside(
     out: &mut Vec<Page>,
     report: &mut PullReport,
 ) -> Result<Option<Fetched>, PullError> {
-    match client.get(auth, url).await {
-        Ok(fetched) => Ok(Some(fetched)),
-        Err(e @ PullError::Malformed { .. }) => {
-            let PullError::Malformed { url, fetched_at, body, .. } = &e else { unreachable!("matched above") };
-            tracing::warn!("{e}: set aside in the rejected output; the pull moves past it");
-            report.set_aside.push(e.to_string());
-            let (kind, user, snapshot) = page;
-            let fetched = Fetched { url: url.clone(), fetched_at: *fetched_at, body: Value::String(body.clone()) };
-            out.push(Page::new(kind, fetched, user, snapshot));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
+    let e = match client.get(auth, url).await {
+        Ok(fetched) => return Ok(Some(fetched)),
+        Err(e) => e,
+    };
+    let PullError::Malformed { url, fetched_at, body, .. } = &e else { return Err(e) };
+    tracing::warn!("{e}: set aside in the rejected output; the pull moves past it");
+    report.set_aside.push(e.to_string());
+    let (kind, user, snapshot) = page;
+    let fetched = Fetched { url: url.clone(), fetched_at: *fetched_at, body: Value::String(body.clone()) };
+    out.push(Page::new(kind, fetched, user, snapshot));
+    Ok(None)
 }
 
 /// The URL of the page after `url` by its `offset` and `limit`, while below `total`: how paging

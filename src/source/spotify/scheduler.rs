@@ -183,20 +183,20 @@ impl Scheduler {
     /// A pull with pages is journaled first. Between pulls the state is whole, so an idle
     /// heartbeat carries it too.
     async fn send(&mut self, tx: &mpsc::Sender<PageBatch>, pages: Vec<Page>, label: &str) -> Result<(), Stop> {
-        let mut batches = vec![Vec::new()];
-        let (mut lines, mut bytes) = (0, 0);
+        let has_pages = !pages.is_empty();
+        let (mut batches, mut current) = (Vec::new(), Vec::new());
+        let mut bytes = 0;
         for page in pages {
             let line = page.to_line();
             bytes += line.len() + 1;
-            lines += 1;
-            let pages = batches.last_mut().ok_or(Stop::Downstream)?;
-            pages.push(JournaledPage { fetched_micros: page.fetched_at.timestamp_micros(), line });
-            if lines >= self.limits.max_pages || bytes >= self.limits.max_bytes {
-                batches.push(Vec::new());
-                (lines, bytes) = (0, 0);
+            current.push(JournaledPage { fetched_micros: page.fetched_at.timestamp_micros(), line });
+            if current.len() >= self.limits.max_pages || bytes >= self.limits.max_bytes {
+                batches.push(std::mem::take(&mut current));
+                bytes = 0;
             }
         }
-        let has_pages = batches.len() > 1 || !batches[0].is_empty();
+        // The last batch carries the commit point, even when empty.
+        batches.push(current);
         if has_pages {
             self.state.journaled += 1;
         }
