@@ -2,9 +2,8 @@
 //! whole values without building them.
 //!
 //! Values that no raw table holds are skipped, but checked as they go: scalars against the JSON
-//! grammar, strings for raw control characters and malformed escapes; containers by counting
-//! brackets outside strings (their structure between strings is not checked yet). Only kept values
-//! are parsed. Every method gives up ([`GiveUp`]) on anything it does not expect, and the caller
+//! grammar, strings for raw control characters, malformed escapes and UTF-8, containers by the
+//! token walk of [`super::skip`]. Only kept values are parsed. Every method gives up ([`GiveUp`]) on anything it does not expect, and the caller
 //! then reads the line strictly (serde_json, then arrow-json), which names what was wrong.
 
 /// The cursor met something it does not handle; decode the line another way.
@@ -69,15 +68,18 @@ impl<'a> Scanner<'a> {
     }
 
     /// Consumes a string and returns its raw contents (between the quotes) and whether they
-    /// hold escapes. Raw control characters and malformed escapes give up.
+    /// hold escapes. Raw control characters, malformed escapes and bytes that are not UTF-8 give up.
     #[inline]
     pub fn string(&mut self) -> Result<(&'a [u8], bool), GiveUp> {
         self.expect(b'"')?;
         let start = self.at;
         let mut escaped = false;
+        let mut non_ascii = false;
         let mut i = start;
         loop {
-            i = super::skip::string_stop(self.bytes, i).ok_or(GiveUp)?;
+            let (stop, high) = super::skip::string_stop(self.bytes, i).ok_or(GiveUp)?;
+            non_ascii |= high;
+            i = stop;
             match self.bytes[i] {
                 b'"' => break,
                 b'\\' => {
@@ -88,8 +90,12 @@ impl<'a> Scanner<'a> {
                 _ => return Err(GiveUp),
             }
         }
+        let raw = &self.bytes[start..i];
+        if non_ascii && std::str::from_utf8(raw).is_err() {
+            return Err(GiveUp);
+        }
         self.at = i + 1;
-        Ok((&self.bytes[start..i], escaped))
+        Ok((raw, escaped))
     }
 
     /// Consumes an integer (`-?[0-9]+`). Fractions, exponents and overflow give up.
@@ -114,56 +120,15 @@ impl<'a> Scanner<'a> {
         Ok(value)
     }
 
-    /// Moves past one value of any type without building it. Scalars are checked against the
-    /// JSON grammar, so a bad literal or a number running into the next key gives up.
+    /// Moves past one value of any type without building it, checking that it is JSON: strings
+    /// as [`Scanner::string`] does, numbers and literals against the grammar (so a number cannot
+    /// run into the next key), containers with [`super::skip::container_end`].
     pub fn skip_value(&mut self) -> Result<(), GiveUp> {
-        match self.peek()? {
-            b'"' => self.string().map(drop),
-            b'{' | b'[' => self.skip_container(),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'-' | b'0'..=b'9' => self.skip_number(),
-            _ => Err(GiveUp),
-        }
-    }
-
-    /// Moves past a number of RFC 8259's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`,
-    /// which must end where a value may end.
-    fn skip_number(&mut self) -> Result<(), GiveUp> {
-        let bytes = self.bytes;
-        let mut i = self.at + usize::from(bytes[self.at] == b'-');
-        let digits = |from: usize| from + bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
-        match bytes.get(i) {
-            Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => i = digits(i),
-            _ => return Err(GiveUp),
-        }
-        if bytes.get(i) == Some(&b'.') {
-            let end = digits(i + 1);
-            if end == i + 1 {
-                return Err(GiveUp);
-            }
-            i = end;
-        }
-        if matches!(bytes.get(i), Some(b'e' | b'E')) {
-            i += 1 + usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
-            let end = digits(i);
-            if end == i {
-                return Err(GiveUp);
-            }
-            i = end;
-        }
-        if bytes.get(i).is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
-            return Err(GiveUp);
-        }
-        self.at = i;
-        Ok(())
-    }
-
-    /// Skips an object or array by counting brackets outside strings.
-    fn skip_container(&mut self) -> Result<(), GiveUp> {
-        self.at = super::skip::container_end(self.bytes, self.at)?;
+        self.at = match self.peek()? {
+            b'"' => return self.string().map(drop),
+            b'{' | b'[' => super::skip::container_end(self.bytes, self.at)?,
+            _ => super::skip::scalar_end(self.bytes, self.at)?,
+        };
         Ok(())
     }
 }
@@ -260,18 +225,16 @@ mod tests {
     }
 
     #[test]
-    fn skipped_scalars_follow_the_json_grammar() {
-        for good in ["0", "-0", "12", "1.5", "-2e3", "6.02E+23", "1e-7", "true", "false", "null"] {
-            for end in ["", ",", "}", "]", " "] {
-                let text = format!("{good}{end}");
-                let mut s = Scanner::new(text.as_bytes());
-                assert_eq!(s.skip_value(), Ok(()), "{text}");
-                assert_eq!(s.at, good.len(), "{text}");
-            }
-        }
-        // The last two are a skipped number running into the next key: `{"x":1"offset":5}`.
-        for bad in ["01", "1.", ".5", "1e", "-", "+1", "tru", "nul", "truex", "NaN", "1x", r#"1"offset":5"#, "1.5.2"] {
-            assert_eq!(Scanner::new(bad.as_bytes()).skip_value(), Err(GiveUp), "{bad}");
+    fn skipped_scalars_and_strings_are_checked() {
+        let skip = |text: &[u8]| {
+            let mut s = Scanner::new(text);
+            s.skip_value().map(|()| s.at)
+        };
+        assert_eq!(skip(b" -2e3,"), Ok(5));
+        assert_eq!(skip(b"null}"), Ok(4));
+        assert_eq!(skip("\"caf\u{e9}\",".as_bytes()), Ok(7));
+        for bad in [&b"1\"offset\":5"[..], b"truex", b"+1", b"\"caf\xe9\"", b"\"\xc3\"", b"x"] {
+            assert_eq!(skip(bad), Err(GiveUp), "{}", String::from_utf8_lossy(bad));
         }
     }
 

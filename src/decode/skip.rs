@@ -1,18 +1,24 @@
-//! Finds where a JSON object or array ends without parsing it, 64 bytes at a time.
+//! Finds where a JSON object or array ends without building it, 64 bytes at a time, and checks
+//! on the way that it is JSON.
 //!
-//! Most of a Spotify page is skipped (`available_markets`, `images`, URLs), so this runs over
-//! more bytes than any other part of decoding. A block of 64 bytes becomes four bit masks
-//! (quotes, backslashes, opening and closing brackets); the bits inside strings are removed
-//! with a prefix XOR of the quote mask, as simdjson does, and a block whose closing brackets
-//! cannot bring the depth to zero is passed over whole. Blocks holding a backslash, and the tail
-//! of the line, go byte by byte. The same 16-byte masks find where a string's plain run ends.
-//!
-//! Skipping still checks what it passes over inside strings: a raw control character (a fifth
-//! mask) or a bad escape gives up. The structure between strings is only counted, not checked.
+//! Most of a Spotify page is skipped (`images`, `external_urls`, `copyrights`), so this runs over
+//! more bytes than any other part of decoding. A block of 64 bytes becomes bit masks (quotes,
+//! backslashes, brackets, commas, colons, whitespace, control and non-ASCII bytes); the bits
+//! inside strings are removed with a prefix XOR of the quote mask, as simdjson does. What is left
+//! outside strings are the tokens: brackets, commas, colons, opening quotes and the first byte of
+//! each number or literal. Only those are visited, by a small grammar machine with a stack of
+//! open containers, so the bytes inside strings are never looked at one by one. Numbers and
+//! literals are checked against the JSON grammar where they start; a raw control character inside
+//! a string gives up; a container holding non-ASCII bytes is checked to be UTF-8 once at its end.
+//! Blocks holding a backslash, and the tail of the line, go byte by byte and check escapes.
 
 use super::scan::GiveUp;
 
 const BLOCK: usize = 64;
+
+/// Deeper containers give up: serde_json refuses nesting past 127 levels, and the fallback
+/// then judges the line the way the acceptance rule does.
+const MAX_DEPTH: u32 = 64;
 
 /// The bytes of one block that matter while skipping, one bit per byte.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -21,41 +27,44 @@ struct Masks {
     backslash: u64,
     open: u64,
     close: u64,
+    comma: u64,
+    colon: u64,
+    /// Space, tab, line feed and carriage return.
+    whitespace: u64,
     /// Bytes below 0x20, which JSON allows only escaped inside strings.
     control: u64,
+    /// Bytes of 0x80 and above, which must form UTF-8.
+    high: u64,
 }
 
-/// Nesting and string state carried from one block to the next.
-#[derive(Debug, Default)]
-struct State {
-    depth: u64,
+/// What the grammar allows next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A value: after a colon, after a comma in an array, and before the container itself.
+    Value,
+    /// A value or `]`: just after `[`.
+    ValueOrClose,
+    /// A key: after a comma in an object.
+    Key,
+    /// A key or `}`: just after `{`.
+    KeyOrClose,
+    Colon,
+    /// A comma or the end of the innermost container: after a value.
+    CommaOrClose,
+}
+
+/// Where the walk is: the grammar, the open containers, and what carries across blocks.
+#[derive(Debug)]
+struct Walk {
+    expect: Expect,
+    depth: u32,
+    /// Bit `d` is set when the container at depth `d + 1` is an object.
+    objects: u64,
     in_string: bool,
-}
-
-/// The index just past the object or array that starts at `bytes[start]`, or [`GiveUp`] when
-/// the line ends first.
-pub fn container_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
-    let mut state = State::default();
-    let mut i = start;
-    while let Some(block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<BLOCK>) {
-        let masks = masks(block);
-        let step = if masks.backslash == 0 {
-            match state.block(&masks)? {
-                Some(at) => Step::Ended(i + at + 1),
-                None => Step::Continue(i + BLOCK),
-            }
-        } else {
-            state.bytes(bytes, i, i + BLOCK)?
-        };
-        match step {
-            Step::Ended(end) => return Ok(end),
-            Step::Continue(next) => i = next,
-        }
-    }
-    match state.bytes(bytes, i, bytes.len())? {
-        Step::Ended(end) => Ok(end),
-        Step::Continue(_) => Err(GiveUp),
-    }
+    /// Just past the last number or literal checked; its bytes are not tokens.
+    scalar_end: usize,
+    /// A byte of 0x80 or above was passed.
+    high: bool,
 }
 
 enum Step {
@@ -65,41 +74,110 @@ enum Step {
     Continue(usize),
 }
 
-impl State {
-    /// Walks a block without backslashes: the offset of the closing bracket, if it is there.
-    fn block(&mut self, masks: &Masks) -> Result<Option<usize>, GiveUp> {
+/// The index just past the object or array that starts at `bytes[start]`, or [`GiveUp`] when
+/// it is not JSON or the line ends first.
+pub fn container_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
+    let mut walk = Walk { expect: Expect::Value, depth: 0, objects: 0, in_string: false, scalar_end: 0, high: false };
+    let mut i = start;
+    let end = loop {
+        let step = match bytes.get(i..).and_then(<[u8]>::first_chunk::<BLOCK>) {
+            Some(block) => {
+                let masks = masks(block);
+                walk.high |= masks.high != 0;
+                if masks.backslash == 0 { walk.block(bytes, i, &masks)? } else { walk.bytes(bytes, i, i + BLOCK)? }
+            }
+            None => match walk.bytes(bytes, i, bytes.len())? {
+                Step::Continue(_) => return Err(GiveUp),
+                ended => ended,
+            },
+        };
+        match step {
+            Step::Ended(end) => break end,
+            Step::Continue(next) => i = next,
+        }
+    };
+    if walk.high && std::str::from_utf8(&bytes[start..end]).is_err() {
+        return Err(GiveUp);
+    }
+    Ok(end)
+}
+
+impl Walk {
+    /// Walks a block without backslashes: by bit operations when it lies inside an array, else
+    /// token by token.
+    fn block(&mut self, bytes: &[u8], base: usize, masks: &Masks) -> Result<Step, GiveUp> {
         let carry = if self.in_string { u64::MAX } else { 0 };
         let strings = prefix_xor(masks.quote) ^ carry;
         if masks.control & strings != 0 {
             return Err(GiveUp);
         }
         self.in_string = strings >> 63 == 1;
-        let (open, close) = (masks.open & !strings, masks.close & !strings);
-        if u64::from(close.count_ones()) < self.depth {
-            self.depth = self.depth + u64::from(open.count_ones()) - u64::from(close.count_ones());
-            return Ok(None);
+        let outside = !strings;
+        let punctuation = masks.open | masks.close | masks.comma | masks.colon;
+        let scalar = outside & !(punctuation | masks.quote | masks.whitespace);
+        let flat = (masks.open | masks.close | masks.colon | masks.whitespace) & outside == 0;
+        if flat && self.in_array() && self.scalar_end <= base {
+            self.array_block(bytes, base, masks.quote & strings, masks.quote & outside, masks.comma & outside, scalar)?;
+            return Ok(Step::Continue(base + BLOCK));
         }
-        let mut brackets = open | close;
-        while brackets != 0 {
-            let at = brackets.trailing_zeros();
-            let bit = 1u64 << at;
-            if open & bit != 0 {
-                self.depth += 1;
-            } else {
-                self.depth -= 1;
-                if self.depth == 0 {
-                    return Ok(Some(at as usize));
-                }
+        let mut tokens = (punctuation & outside) | (masks.quote & strings) | (scalar & !(scalar << 1));
+        if self.scalar_end > base {
+            // A number or literal from the block before runs into this one.
+            tokens &= u64::MAX.checked_shl((self.scalar_end - base) as u32).unwrap_or(0);
+        }
+        while tokens != 0 {
+            let at = base + tokens.trailing_zeros() as usize;
+            tokens &= tokens - 1;
+            if self.token(bytes, at)? {
+                return Ok(Step::Ended(at + 1));
             }
-            brackets &= brackets - 1;
         }
-        Ok(None)
+        Ok(Step::Continue(base + BLOCK))
     }
 
-    /// Walks `bytes[from..to]` one byte at a time, checking escapes and control characters in
-    /// strings. An escape at the end steps past `to`.
+    /// A block inside an array holding, outside strings, only commas, numbers and literals (no
+    /// brackets, colons or whitespace): a run of `"AD","AE",` as `available_markets` has. With no
+    /// whitespace, what comes before a byte is the byte before it, so the grammar becomes which
+    /// bytes may precede which: a comma follows the end of a value, a value starts after a comma.
+    /// The first byte's predecessor is what [`Walk::expect`] says.
+    fn array_block(
+        &mut self,
+        bytes: &[u8],
+        base: usize,
+        opening_quotes: u64,
+        closing_quotes: u64,
+        commas: u64,
+        scalar: u64,
+    ) -> Result<(), GiveUp> {
+        let after_value = u64::from(self.expect == Expect::CommaOrClose);
+        let after_separator = u64::from(matches!(self.expect, Expect::Value | Expect::ValueOrClose));
+        let scalar_starts = scalar & !(scalar << 1);
+        let follow_values = ((closing_quotes | scalar) << 1) | after_value;
+        let follow_commas = (commas << 1) | after_separator;
+        if commas & !follow_values != 0 || (opening_quotes | scalar_starts) & !follow_commas != 0 {
+            return Err(GiveUp);
+        }
+        let mut starts = scalar_starts;
+        while starts != 0 {
+            self.scalar_end = scalar_end(bytes, base + starts.trailing_zeros() as usize)?;
+            starts &= starts - 1;
+        }
+        let significant = opening_quotes | closing_quotes | commas | scalar;
+        if significant != 0 {
+            let last = 1u64 << (63 - significant.leading_zeros());
+            self.expect = if commas & last != 0 { Expect::Value } else { Expect::CommaOrClose };
+        }
+        Ok(())
+    }
+
+    fn in_array(&self) -> bool {
+        self.depth > 0 && self.objects >> (self.depth - 1) & 1 == 0
+    }
+
+    /// Walks `bytes[from..to]` one byte at a time, checking escapes inside strings. An escape or
+    /// a number at the end steps past `to`.
     fn bytes(&mut self, bytes: &[u8], from: usize, to: usize) -> Result<Step, GiveUp> {
-        let mut i = from;
+        let mut i = from.max(self.scalar_end);
         while i < to {
             let b = bytes[i];
             if self.in_string {
@@ -107,36 +185,141 @@ impl State {
                     b'\\' => i += escape_len(bytes, i)? - 1,
                     b'"' => self.in_string = false,
                     0..0x20 => return Err(GiveUp),
+                    0x80.. => self.high = true,
                     _ => {}
                 }
-            } else {
+            } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                if self.token(bytes, i)? {
+                    return Ok(Step::Ended(i + 1));
+                }
                 match b {
                     b'"' => self.in_string = true,
-                    b'{' | b'[' => self.depth += 1,
-                    b'}' | b']' => {
-                        self.depth -= 1;
-                        if self.depth == 0 {
-                            return Ok(Step::Ended(i + 1));
-                        }
+                    b'{' | b'[' | b'}' | b']' | b',' | b':' => {}
+                    _ => {
+                        i = self.scalar_end;
+                        continue;
                     }
-                    _ => {}
                 }
             }
             i += 1;
         }
         Ok(Step::Continue(i))
     }
+
+    /// Takes the token at `bytes[at]`; true when it closes the outermost container.
+    #[inline]
+    fn token(&mut self, bytes: &[u8], at: usize) -> Result<bool, GiveUp> {
+        use Expect::*;
+        self.expect = match (bytes[at], self.expect) {
+            (b'{' | b'[', Value | ValueOrClose) => {
+                if self.depth == MAX_DEPTH {
+                    return Err(GiveUp);
+                }
+                let object = bytes[at] == b'{';
+                self.objects = (self.objects & !(1 << self.depth)) | (u64::from(object) << self.depth);
+                self.depth += 1;
+                if object { KeyOrClose } else { ValueOrClose }
+            }
+            (b'}', KeyOrClose | CommaOrClose) | (b']', ValueOrClose | CommaOrClose) => {
+                if self.in_array() != (bytes[at] == b']') {
+                    return Err(GiveUp);
+                }
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Ok(true);
+                }
+                CommaOrClose
+            }
+            (b',', CommaOrClose) => {
+                if self.in_array() {
+                    Value
+                } else {
+                    Key
+                }
+            }
+            (b':', Colon) => Value,
+            (b'"', Key | KeyOrClose) => Colon,
+            (b'"', Value | ValueOrClose) => CommaOrClose,
+            (b'-' | b'0'..=b'9' | b't' | b'f' | b'n', Value | ValueOrClose) => {
+                self.scalar_end = scalar_end(bytes, at)?;
+                CommaOrClose
+            }
+            _ => return Err(GiveUp),
+        };
+        Ok(false)
+    }
+}
+
+/// The index just past the number or literal at `bytes[at]`. A number follows RFC 8259's
+/// grammar, `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`; either must end where a value may
+/// end (a comma, a closing bracket, whitespace or the end of the line), so a number cannot run
+/// into the next key.
+pub fn scalar_end(bytes: &[u8], at: usize) -> Result<usize, GiveUp> {
+    let literal = |word: &[u8]| {
+        if bytes.get(at..at + word.len()) == Some(word) { Ok(at + word.len()) } else { Err(GiveUp) }
+    };
+    let end = match bytes.get(at) {
+        Some(b't') => literal(b"true")?,
+        Some(b'f') => literal(b"false")?,
+        Some(b'n') => literal(b"null")?,
+        _ => number_end(bytes, at)?,
+    };
+    match bytes.get(end) {
+        None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') => Ok(end),
+        Some(_) => Err(GiveUp),
+    }
+}
+
+fn number_end(bytes: &[u8], at: usize) -> Result<usize, GiveUp> {
+    let digits =
+        |from: usize| from + bytes.get(from..).map_or(0, |rest| rest.iter().take_while(|b| b.is_ascii_digit()).count());
+    let mut i = at + usize::from(bytes.get(at) == Some(&b'-'));
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(i),
+        _ => return Err(GiveUp),
+    }
+    if bytes.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return Err(GiveUp);
+        }
+        i = end;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1 + usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
+        let end = digits(i);
+        if end == i {
+            return Err(GiveUp);
+        }
+        i = end;
+    }
+    Ok(i)
 }
 
 /// The length of the escape at `bytes[at]` (a backslash): `\"`, `\\`, `\/`, `\b`, `\f`, `\n`,
-/// `\r`, `\t`, or `\u` and four hex digits. Anything else is not JSON.
+/// `\r`, `\t`, or `\u` and four hex digits, where a surrogate must be a high one followed by
+/// an escaped low one (12 bytes), as serde_json and arrow-json require. Anything else is not JSON.
 #[inline]
 pub fn escape_len(bytes: &[u8], at: usize) -> Result<usize, GiveUp> {
     match bytes.get(at + 1) {
         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(2),
-        Some(b'u') if bytes.get(at + 2..at + 6).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) => Ok(6),
+        Some(b'u') => match hex_unit(bytes, at + 2)? {
+            0xD800..0xDC00 if bytes.get(at + 6..at + 8) == Some(b"\\u") => match hex_unit(bytes, at + 8)? {
+                0xDC00..0xE000 => Ok(12),
+                _ => Err(GiveUp),
+            },
+            0xD800..0xE000 => Err(GiveUp),
+            _ => Ok(6),
+        },
         _ => Err(GiveUp),
     }
+}
+
+/// The four hex digits at `bytes[at..]` as a UTF-16 unit.
+fn hex_unit(bytes: &[u8], at: usize) -> Result<u32, GiveUp> {
+    let hex = bytes.get(at..at + 4).ok_or(GiveUp)?;
+    hex.iter().try_fold(0, |unit, &b| Ok(unit << 4 | char::from(b).to_digit(16).ok_or(GiveUp)?))
 }
 
 /// Bit `j` of the result is the XOR of bits `0..=j`: set from an opening quote up to, not
@@ -149,38 +332,61 @@ fn prefix_xor(mut bits: u64) -> u64 {
 }
 
 /// The index of the first quote, backslash or control character at or after `from`: where a
-/// string's plain run ends. Most strings are short keys and ids, which one 16-byte chunk answers.
+/// string's plain run ends, and whether a byte of 0x80 or above came before it. Most strings are
+/// short keys and ids, which one 16-byte chunk answers.
 #[inline]
-pub fn string_stop(bytes: &[u8], from: usize) -> Option<usize> {
+pub fn string_stop(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
     let mut at = from;
+    let mut high = false;
     while let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<16>) {
-        let [quote, backslash, _, _, control] = classes(chunk);
-        match quote | backslash | control {
-            0 => at += 16,
-            found => return Some(at + found.trailing_zeros() as usize),
+        let classes = classes(chunk);
+        let stops = classes[QUOTE] | classes[BACKSLASH] | classes[CONTROL];
+        if stops != 0 {
+            let before = (1u16 << stops.trailing_zeros()) - 1;
+            return Some((at + stops.trailing_zeros() as usize, high || classes[HIGH] & before != 0));
         }
+        high |= classes[HIGH] != 0;
+        at += 16;
     }
-    bytes.get(at..)?.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
+    let rest = bytes.get(at..)?;
+    let stop = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    Some((at + stop, high || !rest[..stop].is_ascii()))
 }
 
 fn masks(block: &[u8; BLOCK]) -> Masks {
     let mut masks = Masks::default();
     for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
-        let [quote, backslash, open, close, control] = classes(chunk).map(|bits| u64::from(bits) << (16 * k));
-        masks.quote |= quote;
-        masks.backslash |= backslash;
-        masks.open |= open;
-        masks.close |= close;
-        masks.control |= control;
+        let classes = classes(chunk).map(|bits| u64::from(bits) << (16 * k));
+        masks.quote |= classes[QUOTE];
+        masks.backslash |= classes[BACKSLASH];
+        masks.open |= classes[OPEN];
+        masks.close |= classes[CLOSE];
+        masks.comma |= classes[COMMA];
+        masks.colon |= classes[COLON];
+        masks.whitespace |= classes[WHITESPACE];
+        masks.control |= classes[CONTROL];
+        masks.high |= classes[HIGH];
     }
     masks
 }
 
-/// One bit per byte of `chunk` for quotes, backslashes, opening and closing brackets, and
-/// control characters (below 0x20).
+// The classes of bytes, as indexes into what `classes` returns.
+const QUOTE: usize = 0;
+const BACKSLASH: usize = 1;
+const OPEN: usize = 2;
+const CLOSE: usize = 3;
+const COMMA: usize = 4;
+const COLON: usize = 5;
+const WHITESPACE: usize = 6;
+const CONTROL: usize = 7;
+const HIGH: usize = 8;
+
+/// One bit per byte of `chunk` for each class: quotes, backslashes, opening and closing
+/// brackets, commas, colons, JSON whitespace, control characters (below 0x20, whitespace
+/// included) and bytes of 0x80 and above.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
-fn classes(chunk: &[u8; 16]) -> [u16; 5] {
+fn classes(chunk: &[u8; 16]) -> [u16; 9] {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
@@ -188,52 +394,94 @@ fn classes(chunk: &[u8; 16]) -> [u16; 5] {
     // is all an unaligned load needs.
     let masks = unsafe {
         let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let is = |byte: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(byte as i8));
         // '[' and ']' differ from '{' and '}' only in bit 0x20.
         let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
         [
-            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8))),
-            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))),
+            _mm_movemask_epi8(is(b'"')),
+            _mm_movemask_epi8(is(b'\\')),
             _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8))),
             _mm_movemask_epi8(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8))),
+            _mm_movemask_epi8(is(b',')),
+            _mm_movemask_epi8(is(b':')),
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(is(b' '), is(b'\t')), _mm_or_si128(is(b'\n'), is(b'\r')))),
             // Unsigned `b <= 0x1f`: the byte is its maximum with 0x1f.
             _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f))),
+            _mm_movemask_epi8(v),
         ]
     };
     masks.map(|mask| mask as u16)
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-fn classes(chunk: &[u8; 16]) -> [u16; 5] {
+fn classes(chunk: &[u8; 16]) -> [u16; 9] {
     portable_classes(chunk)
 }
 
 #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
-fn portable_classes(chunk: &[u8; 16]) -> [u16; 5] {
-    let mut classes = [0u16; 5];
+fn portable_classes(chunk: &[u8; 16]) -> [u16; 9] {
+    let mut classes = [0u16; 9];
     for (j, &b) in chunk.iter().enumerate() {
-        let class = match b {
-            b'"' => 0,
-            b'\\' => 1,
-            b'{' | b'[' => 2,
-            b'}' | b']' => 3,
-            0..0x20 => 4,
-            _ => continue,
-        };
-        classes[class] |= 1 << j;
+        let mut set = |class: usize| classes[class] |= 1 << j;
+        match b {
+            b'"' => set(QUOTE),
+            b'\\' => set(BACKSLASH),
+            b'{' | b'[' => set(OPEN),
+            b'}' | b']' => set(CLOSE),
+            b',' => set(COMMA),
+            b':' => set(COLON),
+            b' ' => set(WHITESPACE),
+            b'\t' | b'\n' | b'\r' => {
+                set(WHITESPACE);
+                set(CONTROL);
+            }
+            0..0x20 => set(CONTROL),
+            0x80.. => set(HIGH),
+            _ => {}
+        }
     }
     classes
 }
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
+
+    fn new_walk() -> Walk {
+        Walk { expect: Expect::Value, depth: 0, objects: 0, in_string: false, scalar_end: 0, high: false }
+    }
 
     /// The plain byte-by-byte walk, as the reference.
     fn reference_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
-        match State::default().bytes(bytes, start, bytes.len())? {
-            Step::Ended(end) => Ok(end),
-            Step::Continue(_) => Err(GiveUp),
+        let mut walk = new_walk();
+        match walk.bytes(bytes, start, bytes.len())? {
+            Step::Ended(end) if !walk.high || std::str::from_utf8(&bytes[start..end]).is_ok() => Ok(end),
+            _ => Err(GiveUp),
         }
+    }
+
+    /// Thirty short strings: enough to put what follows them into whole blocks.
+    fn markets() -> String {
+        (0..30).map(|i| format!("\"M{i}\",")).collect()
+    }
+
+    /// What follows the container in the lines `placed` makes.
+    const AFTER: &str = " ,\"next\":1}";
+
+    /// `piece` inside an array, after and before enough strings to fill whole blocks, at every
+    /// offset from the start of a block.
+    fn placed(piece: &[u8]) -> impl Iterator<Item = (usize, Vec<u8>)> {
+        let markets = markets();
+        (0..BLOCK + 3).map(move |pad| {
+            let mut line = " ".repeat(pad).into_bytes();
+            line.extend_from_slice(format!("[{markets}").as_bytes());
+            line.extend_from_slice(piece);
+            line.extend_from_slice(format!(",{markets}1]{AFTER}").as_bytes());
+            (pad, line)
+        })
     }
 
     #[test]
@@ -244,32 +492,151 @@ mod tests {
             assert_eq!(classes(chunk), portable_classes(chunk));
         }
         let block = bytes[64..128].first_chunk::<BLOCK>().unwrap();
-        let masks = masks(block);
+        let middle = masks(block);
         let bit = |b: u8| 1u64 << (b - 64);
-        assert_eq!((masks.open, masks.close), (bit(b'[') | bit(b'{'), bit(b']') | bit(b'}')));
-        assert_eq!((masks.backslash, masks.quote), (bit(b'\\'), 0));
-        let low = masks_of(&bytes[0..64]);
+        assert_eq!((middle.open, middle.close), (bit(b'[') | bit(b'{'), bit(b']') | bit(b'}')));
+        assert_eq!((middle.backslash, middle.quote, middle.high), (bit(b'\\'), 0, 0));
+        let low = masks(bytes[0..64].first_chunk::<BLOCK>().unwrap());
         assert_eq!(low.control, (1u64 << 32) - 1, "0x00 to 0x1f are control characters");
-    }
-
-    fn masks_of(bytes: &[u8]) -> Masks {
-        masks(bytes.first_chunk::<BLOCK>().unwrap())
+        assert_eq!(low.whitespace, 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << b'\r');
+        assert_eq!((low.comma, low.colon), (1 << b',', 1 << b':'));
+        assert_eq!(masks(bytes[128..192].first_chunk::<BLOCK>().unwrap()).high, u64::MAX);
     }
 
     #[test]
-    fn control_characters_and_bad_escapes_inside_skipped_strings_give_up_wherever_they_are() {
-        let markets: String = (0..30).map(|i| format!("\"M{i}\",")).collect();
-        for bad in ["\u{1}", "\t", "\\x", "\\u12g4", "\\u+041"] {
-            for pad in 0..BLOCK + 3 {
-                // Markets after it too, so the bad string sits in whole blocks as well as the tail.
-                let line = format!("{}[{markets}\"a{bad}b\",{markets}1] ,\"next\":1}}", " ".repeat(pad));
-                assert_eq!(container_end(line.as_bytes(), pad), Err(GiveUp), "pad {pad}: {line:?}");
-                assert_eq!(reference_end(line.as_bytes(), pad), Err(GiveUp), "pad {pad}: {line:?}");
+    fn what_is_not_json_inside_a_skipped_container_gives_up_wherever_it_is() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH as usize), "]".repeat(MAX_DEPTH as usize));
+        let bad: Vec<&[u8]> = vec![
+            // Inside strings: raw control characters, bad escapes, bytes that are not UTF-8.
+            b"\"a\x01b\"",
+            b"\"a\tb\"",
+            b"\"a\\xb\"",
+            b"\"\\u12g4\"",
+            b"\"\\u+041\"",
+            b"\"\\ud83c\"",
+            b"\"\\udfb5\\ud83c\"",
+            b"\"\\ud83c\\u0041\"",
+            b"\"a\xffb\"",
+            b"\"\xc0\xaf\"",
+            b"\"\xed\xa0\x80\"",
+            b"\"\xe2\x82\"",
+            // Structure.
+            b"[1 2]",
+            b"{\"a\" 1}",
+            b"{\"a\":1,}",
+            b"[1,]",
+            b"[,1]",
+            b"{\"a\":1 \"b\":2}",
+            b"[}",
+            b"{]",
+            b"{\"a\":1]",
+            b"[1}",
+            b"{\"a\"}",
+            b"{1:2}",
+            b"[1:2]",
+            b"[\"a\":1]",
+            b"{\"a\"::1}",
+            b"[\"a\" \"b\"]",
+            b"[[]{}]",
+            b"{\"a\":{}\"b\":1}",
+            // Between strings in an array with no whitespace, which goes by bit operations.
+            b"\"a\"\"b\"",
+            b"\"a\",,\"b\"",
+            b"\"a\"1",
+            b"1\"a\"",
+            b"\"a\",1,,2",
+            // Scalars.
+            b"[tru]",
+            b"[truex]",
+            b"[true-]",
+            b"[1-]",
+            b"[01]",
+            b"[1.]",
+            b"[\"a\"x]",
+            b"[\x0b]",
+            b"[\xc3\xa9]",
+            b"[NaN]",
+            b"[+1]",
+        ];
+        for (pad, line) in placed(deep.as_bytes()) {
+            // Valid, but deeper than the walk follows: the strict reader decides.
+            assert_eq!(container_end(&line, pad), Err(GiveUp), "pad {pad}");
+        }
+        for piece in bad {
+            for (pad, line) in placed(piece) {
+                let shown = String::from_utf8_lossy(piece);
+                assert_eq!(container_end(&line, pad), Err(GiveUp), "pad {pad}: {shown}");
+                assert_eq!(reference_end(&line, pad), Err(GiveUp), "pad {pad}: {shown}");
+                assert!(
+                    serde_json::from_slice::<serde_json::Value>(&line[pad..line.len() - AFTER.len()]).is_err(),
+                    "{shown}"
+                );
             }
         }
-        // Outside strings, tabs are whitespace; inside, escapes of every kind are fine.
-        let good = format!("[\t{markets}\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"]");
-        assert_eq!(container_end(good.as_bytes(), 0), Ok(good.len()));
+    }
+
+    #[test]
+    fn json_inside_a_skipped_container_ends_where_the_byte_walk_ends() {
+        let nested = format!("{}{}", "[".repeat(MAX_DEPTH as usize - 2), "]".repeat(MAX_DEPTH as usize - 2));
+        let long_number = format!("-{}.{}e+{}", "9".repeat(70), "1".repeat(70), "3".repeat(3));
+        let good: Vec<&[u8]> = vec![
+            b"\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83c\\udfb5\\uFFFF\"",
+            b"{\"x\":\"}{[\\\"\\\\\"},[[[[]]]]",
+            b"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x8e\xb5\"",
+            b"{ \"a\" :\t1 ,\r\n\"b\" : [ true , false , null , -0.5e-3 , {} , [ ] ] }",
+            b"[0,-0,12,1.5,6.02E+23,1e-7]",
+            nested.as_bytes(),
+            long_number.as_bytes(),
+        ];
+        for piece in good {
+            for (pad, line) in placed(piece) {
+                let expected = reference_end(&line, pad);
+                assert_eq!(
+                    expected,
+                    Ok(line.len() - AFTER.len()),
+                    "reference, pad {pad}: {}",
+                    String::from_utf8_lossy(piece)
+                );
+                assert_eq!(container_end(&line, pad), expected, "pad {pad}: {}", String::from_utf8_lossy(piece));
+            }
+        }
+    }
+
+    #[test]
+    fn whatever_it_accepts_serde_json_accepts_too() {
+        let seed = format!(
+            r#"{{"images":[{{"url":"https://i.scdn.co/image/ab67","height":640,"width":null}}],"markets":[{}"ZW",12,true],"name":"Caf\u00e9 \"live\"","ok":[true,false,-1.5e3,{{"k":[]}}],"x":"d\u00e9j\u00e0 \u20ac"}}"#,
+            markets()
+        );
+        let alphabet = b"{}[],:\" \\tfnrue0123456789.-+eE\x01\x7f\xc3\xa9\xff";
+        let mut rng = StdRng::seed_from_u64(17);
+        let (mut accepted, mut tried) = (0, 0);
+        for _ in 0..20_000 {
+            let mut line = seed.as_bytes().to_vec();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..line.len());
+                match rng.random_range(0..3) {
+                    0 => line[at] = alphabet[rng.random_range(0..alphabet.len())],
+                    1 => line.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                    _ => drop(line.remove(at)),
+                }
+            }
+            if line.first() != Some(&b'{') {
+                continue;
+            }
+            tried += 1;
+            let end = container_end(&line, 0);
+            assert_eq!(end, reference_end(&line, 0), "{}", String::from_utf8_lossy(&line));
+            if let Ok(end) = end {
+                accepted += 1;
+                let strict = serde_json::from_slice::<serde_json::Value>(&line[..end]);
+                assert!(strict.is_ok(), "accepted what serde_json refuses: {}", String::from_utf8_lossy(&line));
+            } else if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&line) {
+                // The seed is shallow, so nothing valid is deep enough to give up on.
+                panic!("gave up on valid JSON {value}");
+            }
+        }
+        assert!(accepted > tried / 20 && accepted < tried, "{accepted} of {tried} mutants accepted");
     }
 
     #[test]
@@ -278,9 +645,13 @@ mod tests {
             for end in [b'"', b'\\', 0x01, b'\n'] {
                 let mut line = vec![b'a'; len];
                 line.push(end);
-                line.extend_from_slice(b"tail\"x");
+                line.extend_from_slice("tail\u{e9}\"x".as_bytes());
                 for from in 0..=len {
-                    assert_eq!(string_stop(&line, from), Some(len), "len {len} from {from}");
+                    assert_eq!(string_stop(&line, from), Some((len, false)), "len {len} from {from}");
+                }
+                line[0] = 0xc3;
+                if len > 0 {
+                    assert_eq!(string_stop(&line, 0), Some((len, true)), "non-ASCII before the end, len {len}");
                 }
             }
         }
@@ -295,30 +666,26 @@ mod tests {
     }
 
     #[test]
-    fn ends_where_the_byte_walk_ends_across_block_edges() {
-        let markets: String = (0..40).map(|i| format!("\"M{i}\",")).collect();
-        let pieces = [
-            format!(r#"{{"available_markets":[{markets}"XX"],"images":[{{"url":"https://i/x","h":64}}]}}"#),
-            format!(r#"["a\"]\\",{{"x":"}}{{[\\\"\\\\"}},[[[[]]]],{markets}"z"]"#),
-            r#"{"deep":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#.to_owned(),
-            format!(r#"{{"s":"{}\\"}}"#, "x".repeat(62)),
-        ];
-        for piece in &pieces {
-            // Every start offset puts the brackets, quotes and escapes at every block position.
-            for pad in 0..BLOCK + 3 {
-                let line = format!("{}{piece} ,\"next\":1}}", " ".repeat(pad));
-                let expected = reference_end(line.as_bytes(), pad);
-                assert_eq!(expected, Ok(pad + piece.len()), "reference on {line}");
-                assert_eq!(container_end(line.as_bytes(), pad), expected, "pad {pad}: {line}");
-            }
+    fn gives_up_when_the_line_ends_inside() {
+        let long = format!(r#"{{"a":["{}"#, "x".repeat(200));
+        for bad in [&b"[1,2"[..], b"{\"a\":\"x", b"[\"]\"", b"[1", long.as_bytes()] {
+            assert_eq!(container_end(bad, 0), Err(GiveUp), "{}", String::from_utf8_lossy(bad));
         }
     }
 
     #[test]
-    fn gives_up_when_the_line_ends_inside() {
-        let long = format!(r#"{{"a":["{}"#, "x".repeat(200));
-        for bad in [&b"[1,2"[..], b"{\"a\":\"x", b"[\"]\"", long.as_bytes()] {
-            assert_eq!(container_end(bad, 0), Err(GiveUp), "{}", String::from_utf8_lossy(bad));
+    fn scalars_follow_the_json_grammar_and_end_where_a_value_may() {
+        for good in ["0", "-0", "12", "1.5", "-2e3", "6.02E+23", "1e-7", "true", "false", "null"] {
+            for end in ["", ",", "}", "]", " ", "\n"] {
+                let text = format!("{good}{end}");
+                assert_eq!(scalar_end(text.as_bytes(), 0), Ok(good.len()), "{text}");
+            }
+        }
+        // The last two are a number running into the next key: `{"x":1"offset":5}`.
+        for bad in
+            ["01", "1.", ".5", "1e", "-", "+1", "tru", "nul", "truex", "true\"", "NaN", "1x", r#"1"offset":5"#, "1.5.2"]
+        {
+            assert_eq!(scalar_end(bad.as_bytes(), 0), Err(GiveUp), "{bad}");
         }
     }
 }
