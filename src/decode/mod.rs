@@ -6,6 +6,8 @@
 
 mod direct;
 mod envelope;
+#[cfg(test)]
+mod fuzz;
 mod json;
 mod read_schema;
 mod scan;

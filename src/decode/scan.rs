@@ -98,7 +98,7 @@ impl<'a> Scanner<'a> {
         Ok((raw, escaped))
     }
 
-    /// Consumes an integer (`-?[0-9]+`). Fractions, exponents and overflow give up.
+    /// Consumes an integer (`-?(0|[1-9][0-9]*)`). Fractions, exponents, overflow and `-0` give up.
     pub fn integer(&mut self) -> Result<i64, GiveUp> {
         self.peek()?;
         let negative = self.bytes[self.at] == b'-';
@@ -114,6 +114,10 @@ impl<'a> Scanner<'a> {
             i += 1;
         }
         if i == digits_start || self.bytes.get(i).is_some_and(|b| matches!(b, b'.' | b'e' | b'E')) {
+            return Err(GiveUp);
+        }
+        // JSON has no leading zeros, and serde_json reads `-0` as a float.
+        if (self.bytes[digits_start] == b'0' && i > digits_start + 1) || (negative && value == 0) {
             return Err(GiveUp);
         }
         self.at = i;
@@ -230,7 +234,7 @@ mod tests {
             let mut s = Scanner::new(text);
             s.skip_value().map(|()| s.at)
         };
-        assert_eq!(skip(b" -2e3,"), Ok(5));
+        assert_eq!(skip(b" -2.5,"), Ok(5));
         assert_eq!(skip(b"null}"), Ok(4));
         assert_eq!(skip("\"caf\u{e9}\",".as_bytes()), Ok(7));
         for bad in [&b"1\"offset\":5"[..], b"truex", b"+1", b"\"caf\xe9\"", b"\"\xc3\"", b"x"] {
@@ -244,7 +248,7 @@ mod tests {
         assert_eq!(parse(" -42,"), Ok(-42));
         assert_eq!(parse("9223372036854775807"), Ok(i64::MAX));
         assert_eq!(parse("-9223372036854775808"), Ok(i64::MIN));
-        for bad in ["9223372036854775808", "1.5", "2e3", "-", "x"] {
+        for bad in ["9223372036854775808", "1.5", "2e3", "-", "x", "01", "-0", "-00"] {
             assert_eq!(parse(bad), Err(GiveUp), "{bad}");
         }
     }

@@ -14,7 +14,7 @@ use std::fmt;
 use arrow::compute::kernels::cast_utils::string_to_datetime;
 use arrow::datatypes::{DataType, Fields};
 use chrono::Utc;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 /// Reads `line` with serde_json's strict parser and checks every value `fields` names: its type,
 /// and that its key appears once in its object. Returns what is wrong with the first value that
@@ -123,7 +123,7 @@ impl<'de> Visitor<'de> for Expect<'_> {
         let mut seen = vec![false; fields.len()];
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let Some(index) = fields.iter().position(|f| f.name() == key.as_ref()) else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value_seed(Unread)?;
                 continue;
             };
             let path = if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) };
@@ -131,6 +131,62 @@ impl<'de> Visitor<'de> for Expect<'_> {
                 return Err(de::Error::custom(format!("field `{path}`: the key appears twice in its object")));
             }
             map.next_value_seed(Expect { data_type: fields[index].data_type(), path })?;
+        }
+        Ok(())
+    }
+}
+
+/// A value no field reads. It is still read, not scanned as `IgnoredAny` would, so serde_json
+/// checks it as strictly as a value it builds: UTF-8, paired surrogates, finite numbers.
+struct Unread;
+
+impl<'de> DeserializeSeed<'de> for Unread {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unread {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Unread)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(Unread)?.is_some() {
+            map.next_value_seed(Unread)?;
         }
         Ok(())
     }
@@ -204,9 +260,16 @@ mod tests {
         assert!(twice.starts_with("field `offset`: the key appears twice in its object"), "{twice}");
         let nested = check(r#"{"items":[{"name":"a","name":"b"}]}"#).unwrap_err();
         assert!(nested.starts_with("field `items[0].name`: the key appears twice"), "{nested}");
-        for not_json in
-            [r#"{"offset":0 "items":[]}"#, r#"{"items":[tru]}"#, "{\"name\":\"a\u{1}\"}", r#"{"a":1} {"b":2}"#]
-        {
+        for not_json in [
+            r#"{"offset":0 "items":[]}"#,
+            r#"{"items":[tru]}"#,
+            "{\"name\":\"a\u{1}\"}",
+            r#"{"a":1} {"b":2}"#,
+            // Values no field reads are held to the same rules.
+            r#"{"unread":1e400}"#,
+            r#"{"unread":["\ud83c"]}"#,
+            r#"{"unread":{"\udfb5":1}}"#,
+        ] {
             assert!(check(not_json).unwrap_err().starts_with("not JSON"), "{not_json}");
         }
     }
