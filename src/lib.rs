@@ -4,7 +4,8 @@
 //! [`source`] → [`decode`] → [`transform`] → [`sink`], wired by [`pipeline`], configured by
 //! [`config`] and observed through [`telemetry`]. Below every stage sit what they share: pages
 //! and micro-batches ([`page`]), object stores ([`store`]), file helpers ([`fs`]) and fault
-//! injection for tests ([`fault`]). [`snowflake`] renders the warehouse side (`sql/`).
+//! injection for tests ([`fault`]). [`snowflake`] renders the warehouse side (`sql/`), and
+//! [`serve`] is the HTTP server of a running pipeline.
 
 pub mod aws;
 mod blame;
@@ -15,6 +16,7 @@ pub mod fs;
 pub mod memory;
 pub mod page;
 pub mod pipeline;
+pub mod serve;
 pub mod sink;
 pub mod snowflake;
 pub mod source;
@@ -50,6 +52,8 @@ pub enum Error {
     Execute(#[from] transform::ExecutionError),
     #[error(transparent)]
     Snowflake(#[from] snowflake::SnowflakeError),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
     #[error("internal error (a bug in tunestream): {0}")]
     Bug(String),
 }
@@ -66,6 +70,7 @@ impl Error {
             | Error::Commit(pipeline::CommitError::Store(e))
             | Error::Sink(_, sink::SinkError::Store(e)) => e.blame(),
             Error::Config(_) | Error::Query(_) | Error::Source(_) | Error::Lock(_) | Error::Snowflake(_) => Blame::User,
+            Error::Serve(_) => Blame::User,
             Error::Commit(_) => Blame::User,
             Error::Sink(_, e) => match e {
                 sink::SinkError::Store(_)

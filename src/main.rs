@@ -103,6 +103,10 @@ enum Command {
         /// State directory for tokens, cursors and the budget (config: state_dir).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Serve the dashboard, feeds and metrics on ADDR, e.g. 127.0.0.1:8787; port 0 picks
+        /// a free one (config: serve.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
         #[command(flatten)]
         sinks: SinkFlags,
     },
@@ -199,8 +203,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
         _ => config::load(cli.config.as_deref(), std::env::vars())?,
     };
     match cli.command {
-        Command::Run { run_for, force, lake, raw, queries, state_dir, sinks } => {
+        Command::Run { run_for, force, lake, raw, queries, state_dir, listen, sinks } => {
             let mut file = file;
+            file.serve.listen = listen.unwrap_or(file.serve.listen);
             sinks.add_to(&mut file);
             file.lake.path = lake.unwrap_or(file.lake.path);
             file.lake.raw = raw.or(file.lake.raw);

@@ -51,6 +51,10 @@ pub struct FileConfig {
     pub s3: S3Section,
     /// The names `tunestream snowflake render` fills into `sql/`.
     pub snowflake: crate::snowflake::SnowflakeSection,
+    /// The trend feeds `run` keeps over the recent rows.
+    pub feeds: crate::sink::feeds::FeedsSection,
+    /// The HTTP server of `run`: feeds, dashboard, metrics and health.
+    pub serve: crate::serve::ServeSection,
 }
 
 impl Default for FileConfig {
@@ -66,6 +70,8 @@ impl Default for FileConfig {
             sinks: Vec::new(),
             s3: S3Section::default(),
             snowflake: Default::default(),
+            feeds: Default::default(),
+            serve: Default::default(),
         }
     }
 }

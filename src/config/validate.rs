@@ -1,8 +1,10 @@
 //! Validation of a parsed [`FileConfig`] into [`Settings`], reporting every problem at once.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::FileConfig;
+use crate::sink::feeds::FeedsSettings;
 use crate::sink::lake::LakeSettings;
 use crate::sink::{SinkConfig, SinkSection};
 use crate::snowflake::Values;
@@ -29,6 +31,10 @@ pub struct Settings {
     pub jobs: Vec<JobConfig>,
     /// The `sql/` placeholders' values from `[snowflake]`.
     pub snowflake: Values,
+    /// The trend feeds, unless `feeds.enabled` is off.
+    pub feeds: Option<FeedsSettings>,
+    /// Where `run` serves HTTP, unless `serve.enabled` is off.
+    pub serve: Option<SocketAddr>,
 }
 
 /// Validated `[pipeline]` settings.
@@ -109,6 +115,8 @@ impl FileConfig {
         }
         let spotify = self.spotify.validate(&mut problems);
         problems.extend(self.simulator.problems());
+        problems.extend(self.feeds.problems());
+        problems.extend(self.serve.problems());
         let snowflake = self.snowflake.values(&self.lake.path).unwrap_or_else(|found| {
             problems.extend(found);
             Values::new()
@@ -132,6 +140,8 @@ impl FileConfig {
             simulator: self.simulator,
             jobs: self.jobs,
             snowflake,
+            feeds: self.feeds.into_settings(),
+            serve: self.serve.into_settings(),
         })
     }
 }

@@ -3,8 +3,10 @@
 
 use tokio_util::sync::CancellationToken;
 
+use super::Observed;
 use crate::Error;
 use crate::config::{ConfigError, Settings};
+use crate::serve::{self, ServeState};
 use crate::source::simulator::Simulator;
 use crate::source::spotify::{self, Endpoints, LiveConfig, jobs::plan_table};
 use crate::source::{SourceConfig, SourceError};
@@ -60,12 +62,46 @@ pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToke
         ..live_config(settings, endpoints, client_id, client_secret)
     };
     tracing::info!(jobs = live.jobs.len(), api = %live.endpoints.api, "starting live pulls");
-    let result = super::run(settings, SourceConfig::Spotify(Box::new(live)), cancel).await;
+    let observed = Observed::default();
+    // The server outlives the pipeline's token: it serves until the run has drained.
+    let stop_serving = CancellationToken::new();
+    let server = match settings.serve {
+        Some(addr) => {
+            let state = ServeState {
+                metrics: observed.metrics.clone(),
+                feeds: observed.feeds.subscribe(),
+                ready: observed.ready.clone(),
+            };
+            match serve::start(addr, state, stop_serving.clone()).await {
+                Ok(server) => Some(server),
+                Err(e) => {
+                    if let Some(sim) = simulator {
+                        sim.stop().await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        None => None,
+    };
+    let source = SourceConfig::Spotify(Box::new(live));
+    let result = super::run_observed(settings, source, cancel, &observed, settings.feeds.as_ref()).await;
+    // Event streams end when the last sender of refreshes is gone; then the server can stop.
+    drop(observed);
+    stop_serving.cancel();
+    if let Some(server) = server
+        && tokio::time::timeout(SERVER_STOP, server.task).await.is_err()
+    {
+        tracing::warn!("the HTTP server on {} did not stop within {SERVER_STOP:?}", server.addr);
+    }
     if let Some(sim) = simulator {
         sim.stop().await;
     }
     result
 }
+
+/// How long the end of a run waits for open HTTP connections to finish.
+const SERVER_STOP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `tunestream auth login`: authorizes a user of the configured API (Spotify's unless
 /// `spotify.api_url` is set) and stores the tokens in the state directory.

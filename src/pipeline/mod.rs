@@ -22,18 +22,20 @@ pub use live::{login, plan, run_live};
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::config::Settings;
 use crate::decode::ReadSchemas;
+use crate::sink::feeds::{FeedsSettings, Published};
 use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
 use crate::source::SourceConfig;
-use crate::telemetry::{CommitStats, Counters, DeliveryCounters, RunSummary, SourceCounters, SourceSummary};
+use crate::telemetry::{CommitStats, Counters, Metrics, RunSummary, SourceSummary};
 use crate::transform::{Query, Transform, resolve_queries};
 use barrier::{Barrier, CommitPolicy};
 use process::ProcessStage;
@@ -61,13 +63,40 @@ async fn plan_tables(queries: Vec<Query>, schemas: Arc<ReadSchemas>) -> Result<(
     Ok((transform, specs))
 }
 
+/// What a run shares with the HTTP server while it runs.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub metrics: Arc<Metrics>,
+    /// Where the feeds sink publishes each refresh.
+    pub feeds: Arc<watch::Sender<Arc<Published>>>,
+    /// Set once the sinks are open and the source has started.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl Default for Observed {
+    fn default() -> Self {
+        Self { metrics: Arc::default(), feeds: Arc::new(watch::Sender::new(Arc::default())), ready: Arc::default() }
+    }
+}
+
 /// Runs `source` through the queries into every sink until the source ends or `cancel`
 /// fires, then commits everything up to the last commit point.
 pub async fn run(settings: &Settings, source: SourceConfig, cancel: CancellationToken) -> Result<RunSummary, Error> {
+    run_observed(settings, source, cancel, &Observed::default(), None).await
+}
+
+/// [`run`], counting into `observed` and keeping the trend feeds of `feeds` when given.
+pub async fn run_observed(
+    settings: &Settings,
+    source: SourceConfig,
+    cancel: CancellationToken,
+    observed: &Observed,
+    feeds: Option<&FeedsSettings>,
+) -> Result<RunSummary, Error> {
     let started = Instant::now();
     let queries = resolve_queries(settings.queries.as_deref())?;
-    let (counters, source_counters) = (Arc::new(Counters::default()), Arc::new(SourceCounters::default()));
-    let delivered = Arc::new(DeliveryCounters::default());
+    let (counters, source_counters) = (observed.metrics.pipeline.clone(), observed.metrics.source.clone());
+    let delivered = observed.metrics.delivery.clone();
     let capacity = settings.pipeline.channel_capacity;
     let (page_tx, page_rx) = mpsc::channel(capacity);
     let (out_tx, out_rx) = mpsc::channel(capacity);
@@ -90,7 +119,10 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
         // Only a run that will write takes the sinks' directories, and recovers them before
         // anything is read live: an interrupted commit decides where the source resumes.
         let outputs = sinks::open(settings, state_dir.as_deref(), &cancel).await?;
-        let sinks = sinks::build(&outputs, &specs, &settings.state_dir, &delivered, &cancel).await?;
+        let mut sinks = sinks::build(&outputs, &specs, &settings.state_dir, &delivered, &cancel).await?;
+        if let Some(feeds) = feeds {
+            sinks.push(sinks::feeds(feeds, &specs, &settings.state_dir, observed).await?);
+        }
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
         Ok::<_, Error>((outputs, sinks))
@@ -105,6 +137,7 @@ pub async fn run(settings: &Settings, source: SourceConfig, cancel: Cancellation
     let lake_root = outputs.lake().map(|store| store.root()).unwrap_or_default();
     let stores = outputs.stores();
     let (links, sinks) = sinks::start(sinks, capacity);
+    observed.ready.store(true, Ordering::Relaxed);
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, outputs.committer, policy).run(out_rx));
     let committed = finish(source, process, sinks, barrier, &cancel).await;

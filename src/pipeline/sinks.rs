@@ -9,11 +9,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::Observed;
 use super::barrier::SinkLink;
 use super::commit::Committer;
 use crate::Error;
 use crate::config::Settings;
 use crate::fs::{DirLock, lock_dir};
+use crate::sink::feeds::{FeedsSettings, FeedsSink};
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::lake::{LakeSink, TableSpec};
 use crate::sink::records::{Ledger, RecordSink, Service, default_partition_key, forget, ledger_path};
@@ -21,6 +23,7 @@ use crate::sink::{Prepared, Sink, SinkConfig, SinkError, SinkInput};
 use crate::sink::{firehose, kinesis};
 use crate::store::{Location, Store};
 use crate::telemetry::DeliveryCounters;
+use crate::transform::{Feeds, resolve_feeds};
 use std::collections::BTreeMap;
 
 /// A running sink: its name and its task.
@@ -121,6 +124,28 @@ pub async fn build(
     Ok(sinks)
 }
 
+/// The feeds sink: the feeds of `settings` planned against the output tables of `tables`,
+/// resuming from the snapshot in `state_dir`, publishing to `observed`.
+pub async fn feeds(
+    settings: &FeedsSettings,
+    tables: &[TableSpec],
+    state_dir: &Path,
+    observed: &Observed,
+) -> Result<Sink, Error> {
+    let queries = resolve_feeds(settings.path.as_deref())?;
+    let schemas: Vec<_> = tables.iter().map(|spec| (spec.table.clone(), spec.schema.clone())).collect();
+    let planned = Arc::new(Feeds::plan(queries, &schemas).await?);
+    let (settings, state_dir) = (settings.clone(), state_dir.to_owned());
+    let (published, counters) = (observed.feeds.clone(), observed.metrics.feeds.clone());
+    // Reading the snapshot is file work: off the async threads.
+    let sink = tokio::task::spawn_blocking(move || {
+        FeedsSink::new(planned, &schemas, settings, &state_dir, published, counters)
+    })
+    .await
+    .map_err(|e| Error::Bug(format!("feeds sink setup failed: {e}")))?;
+    Ok(Sink::Feeds(Box::new(sink)))
+}
+
 /// A record sink for `service`, its ledger in `state_dir` and its rejects in the lake.
 fn record_sink(
     service: Service,
@@ -194,10 +219,12 @@ pub fn start(sinks: Vec<Sink>, capacity: usize) -> (Vec<SinkLink>, Vec<SinkTask>
         // One barrier is answered at a time: the barrier waits for every answer before the next.
         let (prepared_tx, prepared_rx) = mpsc::channel(1);
         let task = match sink {
-            // Both encode and write files: blocking work, each on its own thread.
+            // They encode and write files or call services synchronously: blocking work, each
+            // on its own thread.
             Sink::Lake(_) | Sink::Jsonl(_) | Sink::Records(_) => {
                 tokio::task::spawn_blocking(move || run_blocking(sink, input_rx, prepared_tx))
             }
+            Sink::Feeds(feeds) => tokio::spawn(feeds.run(input_rx, prepared_tx)),
         };
         links.push(SinkLink { name, input: input_tx, prepared: prepared_rx });
         tasks.push(SinkTask { name, task });

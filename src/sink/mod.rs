@@ -5,6 +5,7 @@
 //! the objects it staged for the pipeline to commit. The set of sinks is closed ([`Sink`]);
 //! the pipeline starts each with a `match`.
 
+pub mod feeds;
 pub mod firehose;
 pub mod jsonl;
 pub mod kinesis;
@@ -155,6 +156,9 @@ pub enum Sink {
     Jsonl(jsonl::JsonlSink),
     /// JSON records of chosen tables through Firehose or into a Kinesis data stream.
     Records(Box<records::RecordSink>),
+    /// The trend feeds over the recent rows (`run` only); it runs as a task of its own
+    /// ([`feeds::FeedsSink::run`]), since it refreshes between inputs.
+    Feeds(Box<feeds::FeedsSink>),
 }
 
 impl Sink {
@@ -164,17 +168,21 @@ impl Sink {
             Sink::Lake(_) => "lake",
             Sink::Jsonl(_) => "jsonl",
             Sink::Records(records) => records.kind(),
+            Sink::Feeds(_) => "feeds",
         }
     }
 
-    /// Handles one input; a barrier returns what the sink prepared.
+    /// Handles one input of a sink that runs on a blocking thread; a barrier returns what the
+    /// sink prepared.
     pub fn handle(&mut self, input: SinkInput) -> Result<Option<Prepared>, SinkError> {
+        let not_blocking = || SinkError::Bug("the feeds sink runs on a task of its own".to_owned());
         match input {
             SinkInput::Batch(batch) => {
                 match self {
                     Sink::Lake(lake) => lake.write(&batch)?,
                     Sink::Jsonl(jsonl) => jsonl.write(&batch)?,
                     Sink::Records(records) => records.write(&batch)?,
+                    Sink::Feeds(_) => return Err(not_blocking()),
                 }
                 Ok(None)
             }
@@ -183,6 +191,7 @@ impl Sink {
                     Sink::Lake(lake) => lake.prepare(seal)?,
                     Sink::Jsonl(jsonl) => jsonl.prepare(seal)?,
                     Sink::Records(records) => records.prepare(),
+                    Sink::Feeds(_) => return Err(not_blocking()),
                 };
                 Ok(Some(Prepared { seq, objects }))
             }

@@ -66,7 +66,7 @@ pub struct SourceCounters {
 impl SourceCounters {
     /// Adds `n` to one of these counters.
     pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+        super::add(counter, n);
     }
 
     /// Records `problem` as the latest of `job`; `None` clears it after a clean pull.

@@ -2,11 +2,25 @@
 
 mod counters;
 mod delivery;
+mod feeds;
+mod metrics;
 mod summary;
 
 pub use counters::{CommitStats, Counters, SourceCounters, StoreCommits};
 pub use delivery::{Delivered, DeliveryCounters, DeliveryReport};
+pub use feeds::{FeedCounters, Histogram, HistogramSnapshot, LATENCY_BUCKETS};
+pub use metrics::{Metrics, prometheus_text};
 pub use summary::{RunSummary, SourceSummary};
+
+/// Adds `n` to a counter.
+pub fn add(counter: &std::sync::atomic::AtomicU64, n: u64) {
+    counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Sets a gauge.
+pub fn set(gauge: &std::sync::atomic::AtomicU64, value: u64) {
+    gauge.store(value, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Starts logging to stderr. `RUST_LOG` wins over `default_level` when set.
 pub fn init(default_level: &str) {

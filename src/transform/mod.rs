@@ -8,12 +8,14 @@
 //! plans; nothing is planned per batch.
 
 mod extremes;
+mod feeds;
 mod fields;
 mod list_length;
 mod query;
 mod tables;
 mod unnest;
 
+pub use feeds::{DEFAULT_FEEDS_DIR, FEED_CLOCK, Feeds, built_in_feeds, resolve_feeds};
 pub use query::{DEFAULT_QUERIES_DIR, Query, QueryError, built_in_queries, load_queries, resolve_queries};
 pub use tables::BatchTables;
 
@@ -40,6 +42,8 @@ pub struct PlannedQuery {
     /// The raw tables the query reads, directly or through views; it is skipped when all of
     /// them are empty.
     pub inputs: Vec<Kind>,
+    /// The tables and views the query scans by name.
+    pub reads: Vec<String>,
     plan: Arc<dyn ExecutionPlan>,
 }
 
@@ -93,32 +97,9 @@ impl Transform {
     /// Plans every query against raw tables of `schemas`, the schemas micro-batches will then
     /// be decoded with.
     pub async fn plan_with(queries: Vec<Query>, schemas: Arc<ReadSchemas>) -> Result<Self, QueryError> {
-        let ctx = session(&schemas)?;
-        let (views, table_queries): (Vec<Query>, Vec<Query>) = queries.into_iter().partition(Query::is_view);
-        let mut view_inputs: HashMap<String, Vec<Kind>> = HashMap::new();
-        let views = in_view_order(views, async |view: Query| {
-            let planned = plan_one(&ctx, view, &view_inputs).await?;
-            tables::register_view(&ctx, &planned.query.table, planned.schema.clone())
-                .map_err(|e| query::invalid(&planned.query, &e))?;
-            view_inputs.insert(planned.query.table.clone(), planned.inputs.clone());
-            Ok(planned)
-        })
-        .await?;
-        // Table queries only read raw tables and views, so they plan side by side; the first
-        // failure in name order is the one reported.
-        let view_inputs = Arc::new(view_inputs);
-        let planning: Vec<_> = table_queries
-            .into_iter()
-            .map(|query| {
-                let (ctx, view_inputs) = (ctx.clone(), view_inputs.clone());
-                tokio::spawn(async move { plan_one(&ctx, query, &view_inputs).await })
-            })
-            .collect();
-        let mut tables = Vec::with_capacity(planning.len());
-        for task in planning {
-            let planned = task.await.map_err(|e| bug("query planner", e))??;
-            tables.push(planned);
-        }
+        let ctx = session()?;
+        tables::register_raw(&ctx, &schemas).map_err(|e| bug("raw tables", e))?;
+        let (views, tables) = plan_all(&ctx, queries).await?;
         Ok(Self { state: ctx.state(), schemas, views, tables })
     }
 
@@ -141,16 +122,16 @@ impl Transform {
     /// empty in this micro-batch are skipped.
     pub async fn run(&self, batch: &DecodedBatch) -> Result<Vec<TableOutput>, ExecutionError> {
         let tables = Arc::new(BatchTables::new(&batch.tables));
-        let config = self.state.config().clone().with_extension(tables.clone());
-        let task = Arc::new(TaskContext::from(&self.state).with_session_config(config));
+        let task = task_context(&self.state, &tables);
         for view in &self.views {
-            if let Some(batches) = execute(view, &tables, &task, &batch.id).await? {
-                tables.set_view(&view.query.table, batches);
+            if view.inputs.iter().any(|&kind| tables.has_rows(kind)) {
+                tables.set_view(&view.query.table, execute(view, &task, &batch.id).await?);
             }
         }
         let mut outputs = Vec::with_capacity(self.tables.len());
         for planned in &self.tables {
-            if let Some(batches) = execute(planned, &tables, &task, &batch.id).await? {
+            if planned.inputs.iter().any(|&kind| tables.has_rows(kind)) {
+                let batches = execute(planned, &task, &batch.id).await?;
                 outputs.push(TableOutput { table: planned.query.table.as_str().into(), batches });
             }
         }
@@ -158,19 +139,54 @@ impl Transform {
     }
 }
 
+/// A task context whose scans read `tables`.
+fn task_context(state: &SessionState, tables: &Arc<BatchTables>) -> Arc<TaskContext> {
+    let config = state.config().clone().with_extension(tables.clone());
+    Arc::new(TaskContext::from(state).with_session_config(config))
+}
+
+/// Plans the views in the order they read each other, each registered for the queries after
+/// it, then the other queries side by side.
+async fn plan_all(
+    ctx: &SessionContext,
+    queries: Vec<Query>,
+) -> Result<(Vec<PlannedQuery>, Vec<PlannedQuery>), QueryError> {
+    let (views, table_queries): (Vec<Query>, Vec<Query>) = queries.into_iter().partition(Query::is_view);
+    let mut view_inputs: HashMap<String, Vec<Kind>> = HashMap::new();
+    let views = in_view_order(views, async |view: Query| {
+        let planned = plan_one(ctx, view, &view_inputs).await?;
+        tables::register_view(ctx, &planned.query.table, planned.schema.clone())
+            .map_err(|e| query::invalid(&planned.query, &e))?;
+        view_inputs.insert(planned.query.table.clone(), planned.inputs.clone());
+        Ok(planned)
+    })
+    .await?;
+    // Table queries only read inputs and views, so they plan side by side; the first failure
+    // in name order is the one reported.
+    let view_inputs = Arc::new(view_inputs);
+    let planning: Vec<_> = table_queries
+        .into_iter()
+        .map(|query| {
+            let (ctx, view_inputs) = (ctx.clone(), view_inputs.clone());
+            tokio::spawn(async move { plan_one(&ctx, query, &view_inputs).await })
+        })
+        .collect();
+    let mut tables = Vec::with_capacity(planning.len());
+    for task in planning {
+        tables.push(task.await.map_err(|e| bug("query planner", e))??);
+    }
+    Ok((views, tables))
+}
+
 async fn execute(
     planned: &PlannedQuery,
-    tables: &BatchTables,
     task: &Arc<TaskContext>,
     batch_id: &Arc<str>,
-) -> Result<Option<Vec<RecordBatch>>, ExecutionError> {
-    if !planned.inputs.iter().any(|&kind| tables.has_rows(kind)) {
-        return Ok(None);
-    }
+) -> Result<Vec<RecordBatch>, ExecutionError> {
     let failed =
         |source| ExecutionError { path: planned.query.path.display().to_string(), batch_id: batch_id.clone(), source };
     let plan = reset_plan_states(planned.plan.clone()).map_err(failed)?;
-    collect(plan, task.clone()).await.map(Some).map_err(failed)
+    collect(plan, task.clone()).await.map_err(failed)
 }
 
 async fn plan_one(
@@ -180,15 +196,17 @@ async fn plan_one(
 ) -> Result<PlannedQuery, QueryError> {
     let logical = ctx.state().create_logical_plan(&query.sql).await.map_err(|e| query::invalid(&query, &e))?;
     let inputs = scanned_inputs(&logical, view_inputs);
+    let reads = scanned_tables(&logical);
     let df = ctx.execute_logical_plan(logical).await.map_err(|e| query::invalid(&query, &e))?;
     let plan = df.create_physical_plan().await.map_err(|e| query::invalid(&query, &e))?;
-    Ok(PlannedQuery { schema: plan.schema(), query, inputs, plan })
+    Ok(PlannedQuery { schema: plan.schema(), query, inputs, reads, plan })
 }
 
 /// The nested fields `queries` read, from their logical plans against the full raw schemas,
 /// and why all are read if they are.
 async fn nested_fields_read(queries: &[Query]) -> Result<(NestedFields, Option<String>), QueryError> {
-    let ctx = session(&ReadSchemas::full())?;
+    let ctx = session()?;
+    tables::register_raw(&ctx, &ReadSchemas::full()).map_err(|e| bug("raw tables", e))?;
     let (views, tables): (Vec<&Query>, Vec<&Query>) = queries.iter().partition(|q| q.is_view());
     let logical =
         async |query: &Query| ctx.state().create_logical_plan(&query.sql).await.map_err(|e| query::invalid(query, &e));
@@ -240,7 +258,8 @@ fn bug(location: &str, error: impl std::fmt::Display) -> QueryError {
     QueryError::Internal { location: location.into(), message: error.to_string() }
 }
 
-fn session(schemas: &ReadSchemas) -> Result<SessionContext, QueryError> {
+/// A session with tunestream's settings and functions, and no tables yet.
+fn session() -> Result<SessionContext, QueryError> {
     let mut config = SessionConfig::new()
         // Parallelism comes from running micro-batches side by side, not from splitting one.
         .with_target_partitions(1)
@@ -261,29 +280,38 @@ fn session(schemas: &ReadSchemas) -> Result<SessionContext, QueryError> {
         ctx.register_udaf(udaf);
     }
     ctx.register_udf(list_length::udf());
-    tables::register_raw(&ctx, schemas).map_err(|e| bug("raw tables", e))?;
     Ok(ctx)
 }
 
 /// The raw tables a logical plan reads, directly or through the views it scans.
 fn scanned_inputs(plan: &LogicalPlan, view_inputs: &HashMap<String, Vec<Kind>>) -> Vec<Kind> {
     let mut kinds = Vec::new();
+    for name in scanned_tables(plan) {
+        let found = match name.parse::<Kind>() {
+            Ok(kind) => vec![kind],
+            Err(_) => view_inputs.get(&name).cloned().unwrap_or_default(),
+        };
+        for kind in found {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    kinds.sort();
+    kinds
+}
+
+/// The names of the tables a logical plan scans, subqueries included, each once.
+fn scanned_tables(plan: &LogicalPlan) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
     // The closure never fails, so neither can the walk.
     let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            let name = scan.table_name.table();
-            let found = match name.parse::<Kind>() {
-                Ok(kind) => vec![kind],
-                Err(_) => view_inputs.get(name).cloned().unwrap_or_default(),
-            };
-            for kind in found {
-                if !kinds.contains(&kind) {
-                    kinds.push(kind);
-                }
-            }
+        if let LogicalPlan::TableScan(scan) = node
+            && !names.iter().any(|n| n == scan.table_name.table())
+        {
+            names.push(scan.table_name.table().to_owned());
         }
         Ok(TreeNodeRecursion::Continue)
     });
-    kinds.sort();
-    kinds
+    names
 }

@@ -66,7 +66,12 @@ const BUILT_IN: [(&str, &str); 10] = [
 
 /// The built-in default queries.
 pub fn built_in_queries() -> Vec<Query> {
-    BUILT_IN
+    built_in(&BUILT_IN)
+}
+
+/// Queries from embedded files, named `<built-in>/<name>.sql`.
+pub(super) fn built_in(files: &[(&str, &str)]) -> Vec<Query> {
+    files
         .iter()
         .map(|(table, sql)| Query {
             table: (*table).to_owned(),
@@ -78,12 +83,21 @@ pub fn built_in_queries() -> Vec<Query> {
 
 /// The queries to run: from `configured`, else from `./queries` when it exists, else built in.
 pub fn resolve_queries(configured: Option<&Path>) -> Result<Vec<Query>, QueryError> {
+    resolve(configured, DEFAULT_QUERIES_DIR, built_in_queries)
+}
+
+/// The `*.sql` files of `configured`, else of `default_dir` when it exists, else `built_in`'s.
+pub(super) fn resolve(
+    configured: Option<&Path>,
+    default_dir: &str,
+    built_in: fn() -> Vec<Query>,
+) -> Result<Vec<Query>, QueryError> {
     match configured {
         Some(dir) => load_queries(dir),
-        None if Path::new(DEFAULT_QUERIES_DIR).is_dir() => load_queries(Path::new(DEFAULT_QUERIES_DIR)),
+        None if Path::new(default_dir).is_dir() => load_queries(Path::new(default_dir)),
         None => {
-            tracing::info!("no {DEFAULT_QUERIES_DIR}/ folder here: running the built-in queries");
-            Ok(built_in_queries())
+            tracing::info!("no {default_dir}/ folder here: running the built-in ones");
+            Ok(built_in())
         }
     }
 }

@@ -313,7 +313,8 @@ mod tests {
 
     #[tokio::test]
     async fn sql_unnest_of_lists_is_planned_with_slices() {
-        let ctx = super::super::session(&crate::decode::ReadSchemas::full()).unwrap();
+        let ctx = super::super::session().unwrap();
+        super::super::tables::register_raw(&ctx, &crate::decode::ReadSchemas::full()).unwrap();
         let df = ctx.sql("SELECT unnest(items) AS entry FROM playlist_items").await.unwrap();
         let plan = df.create_physical_plan().await.unwrap();
         let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use arrow::json::writer::{LineDelimited, WriterBuilder};
+use arrow::json::writer::{JsonArray, LineDelimited, WriterBuilder};
 
 use crate::sink::SinkError;
 
@@ -19,13 +19,26 @@ pub fn json_lines(table: &str, batch_id: &str, batch: &RecordBatch, out: &mut Ve
         return Ok(());
     }
     let batch = with_lineage(table, batch_id, batch).map_err(|e| SinkError::Bug(format!("table {table}: {e}")))?;
-    let mut writer = WriterBuilder::new()
+    let mut writer = builder().build::<_, LineDelimited>(out);
+    writer.write(&batch).map_err(|e| SinkError::Schema(format!("table {table} cannot be written as JSON: {e}")))?;
+    writer.finish().map_err(|e| SinkError::Schema(format!("table {table} cannot be written as JSON: {e}")))
+}
+
+/// Appends `batches` to `out` as one JSON array of objects, encoded as [`json_lines`] encodes
+/// rows but without lineage columns.
+pub fn json_array(batches: &[RecordBatch], out: &mut Vec<u8>) -> Result<(), arrow::error::ArrowError> {
+    let mut writer = builder().build::<_, JsonArray>(out);
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.finish()
+}
+
+fn builder() -> WriterBuilder {
+    WriterBuilder::new()
         .with_explicit_nulls(true)
         .with_timestamp_format(TIMESTAMP_FORMAT.to_owned())
         .with_timestamp_tz_format(TIMESTAMP_FORMAT.to_owned())
-        .build::<_, LineDelimited>(out);
-    writer.write(&batch).map_err(|e| SinkError::Schema(format!("table {table} cannot be written as JSON: {e}")))?;
-    writer.finish().map_err(|e| SinkError::Schema(format!("table {table} cannot be written as JSON: {e}")))
 }
 
 /// `batch` with `_table` (and `_batch_id`, unless selected) in front.

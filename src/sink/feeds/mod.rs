@@ -1,0 +1,248 @@
+//! The feeds sink: keeps the output rows the feeds read for the retention window, reruns the
+//! feeds' SQL after micro-batches (at most every `min_refresh_ms`), and publishes each result
+//! as JSON for the HTTP server. It stages no objects: feeds are derived, and a snapshot in the
+//! state directory lets a restart resume them.
+
+mod config;
+mod state;
+
+pub use config::{FeedsSection, FeedsSettings, parse_duration};
+pub use state::{INGESTED_AT, Retained};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::{Prepared, SinkBatch, SinkError, SinkInput};
+use crate::sink::jsonl::encode::json_array;
+use crate::telemetry::FeedCounters;
+use crate::transform::Feeds;
+
+/// The folder below the state directory that holds the snapshots.
+pub const SNAPSHOT_DIR: &str = "feeds";
+
+/// Every feed's latest result, as served.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Counts refreshes; 0 before the first.
+    pub version: u64,
+    /// When the refresh ran (microseconds since the epoch, UTC).
+    pub as_of_micros: i64,
+    /// The event-time watermark the windows ended at: the latest fetch time seen.
+    pub watermark_micros: Option<i64>,
+    pub feeds: BTreeMap<String, FeedRows>,
+}
+
+/// One feed's rows.
+#[derive(Debug)]
+pub struct FeedRows {
+    /// A JSON array of one object per row.
+    pub json: Arc<str>,
+    pub rows: usize,
+    /// Rows the feed's SQL returned beyond `max_rows`, left out.
+    pub truncated: usize,
+}
+
+/// Keeps the retained rows and publishes the feeds.
+pub struct FeedsSink {
+    feeds: Arc<Feeds>,
+    settings: FeedsSettings,
+    snapshot_dir: PathBuf,
+    retained: Retained,
+    watermark: Option<i64>,
+    /// Fetch time of the oldest micro-batch not yet in a published refresh.
+    pending_since: Option<i64>,
+    last_refresh: Option<Instant>,
+    last_snapshot: Instant,
+    changed_since_snapshot: bool,
+    published: Arc<watch::Sender<Arc<Published>>>,
+    counters: Arc<FeedCounters>,
+}
+
+impl FeedsSink {
+    /// A sink for `feeds`, resuming from the snapshot in `state_dir` if there is one.
+    pub fn new(
+        feeds: Arc<Feeds>,
+        schemas: &[(String, arrow::datatypes::SchemaRef)],
+        settings: FeedsSettings,
+        state_dir: &std::path::Path,
+        published: Arc<watch::Sender<Arc<Published>>>,
+        counters: Arc<FeedCounters>,
+    ) -> Self {
+        let read = schemas.iter().filter(|(name, _)| feeds.inputs().contains(name)).cloned();
+        let mut retained = Retained::new(read);
+        let snapshot_dir = state_dir.join(SNAPSHOT_DIR);
+        for (table, why) in retained.load(&snapshot_dir) {
+            tracing::warn!(table, "feeds: the snapshot of {table} is not used, so its trends start empty: {why}");
+        }
+        let restored = retained.rows();
+        if restored > 0 {
+            tracing::info!(rows = restored, dir = %snapshot_dir.display(), "feeds: resumed from the snapshot");
+        }
+        let watermark = retained.latest_ingested();
+        let pending_since = (restored > 0).then_some(watermark).flatten();
+        Self {
+            feeds,
+            settings,
+            snapshot_dir,
+            retained,
+            watermark,
+            pending_since,
+            last_refresh: None,
+            last_snapshot: Instant::now(),
+            changed_since_snapshot: false,
+            published,
+            counters,
+        }
+    }
+
+    /// Keeps the rows of `batch` the feeds read and evicts what fell out of the window.
+    pub fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
+        for output in &batch.outputs {
+            self.retained.append(&output.table, &output.batches);
+        }
+        if let Some(clock) = batch.clock_micros {
+            self.watermark = Some(self.watermark.map_or(clock, |w| w.max(clock)));
+            self.pending_since.get_or_insert(clock);
+        }
+        if let Some(watermark) = self.watermark {
+            let cutoff = watermark - self.settings.retention.as_micros() as i64;
+            let evicted = self.retained.evict_and_compact(cutoff)?;
+            crate::telemetry::add(&self.counters.evicted_rows, evicted as u64);
+        }
+        crate::telemetry::set(&self.counters.retained_rows, self.retained.rows() as u64);
+        self.changed_since_snapshot = true;
+        Ok(())
+    }
+
+    /// When the next refresh is due, if one is waiting.
+    pub fn refresh_due(&self) -> Option<Instant> {
+        self.pending_since?;
+        Some(self.last_refresh.map_or_else(Instant::now, |last| last + self.settings.min_refresh))
+    }
+
+    /// Reruns every feed and publishes the result. A failing feed keeps its last result and
+    /// is logged: the pipeline goes on.
+    pub async fn refresh(&mut self) {
+        let Some(watermark) = self.watermark else { return };
+        let started = Instant::now();
+        self.last_refresh = Some(started);
+        let version = self.published.borrow().version + 1;
+        let name: Arc<str> = format!("feed refresh {version}").into();
+        let tables = self.retained.tables();
+        let outputs = match self.feeds.run(&tables, watermark, &name).await {
+            Ok(outputs) => outputs,
+            Err(e) => {
+                crate::telemetry::add(&self.counters.failed_refreshes, 1);
+                tracing::warn!("feeds: refresh failed, the last results stay up: {}", error_chain(&e));
+                return;
+            }
+        };
+        let mut feeds = BTreeMap::new();
+        for output in outputs {
+            match self.rows(&output.batches) {
+                Ok(rows) => feeds.insert(output.table.to_string(), rows),
+                Err(e) => {
+                    tracing::warn!(feed = %output.table, "feeds: cannot write the rows as JSON: {e}");
+                    continue;
+                }
+            };
+        }
+        let now = chrono::Utc::now().timestamp_micros();
+        if let Some(since) = self.pending_since.take() {
+            self.counters.fetch_to_feed.observe(Duration::from_micros(now.saturating_sub(since).max(0) as u64));
+        }
+        self.counters.refresh.observe(started.elapsed());
+        crate::telemetry::add(&self.counters.refreshes, 1);
+        let published = Published { version, as_of_micros: now, watermark_micros: Some(watermark), feeds };
+        self.published.send_replace(Arc::new(published));
+        tracing::debug!(version, elapsed_ms = started.elapsed().as_millis() as u64, "feeds refreshed");
+    }
+
+    fn rows(&self, batches: &[arrow::array::RecordBatch]) -> Result<FeedRows, arrow::error::ArrowError> {
+        let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let mut left = self.settings.max_rows;
+        let kept: Vec<_> = batches
+            .iter()
+            .map_while(|b| {
+                (left > 0).then(|| {
+                    let take = b.num_rows().min(left);
+                    left -= take;
+                    b.slice(0, take)
+                })
+            })
+            .collect();
+        let mut json = Vec::new();
+        json_array(&kept, &mut json)?;
+        let rows = total.min(self.settings.max_rows);
+        Ok(FeedRows { json: String::from_utf8_lossy(&json).into(), rows, truncated: total - rows })
+    }
+
+    /// Snapshots the retained rows when the interval has passed, or always with `seal`.
+    pub async fn snapshot(&mut self, seal: bool) -> Result<(), SinkError> {
+        let due = self.last_snapshot.elapsed() >= self.settings.snapshot_interval;
+        if !self.changed_since_snapshot || !(seal || due) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let tables = self.retained.clone();
+        let dir = self.snapshot_dir.clone();
+        tokio::task::spawn_blocking(move || tables.save(&dir))
+            .await
+            .map_err(|e| SinkError::Bug(format!("feeds snapshot task failed: {e}")))??;
+        self.last_snapshot = Instant::now();
+        self.changed_since_snapshot = false;
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "feeds snapshot written");
+        Ok(())
+    }
+
+    /// Takes inputs until they end, refreshing between them when due, and answers barriers
+    /// (with no objects: feeds commit nothing). Ends with a final refresh and snapshot.
+    pub async fn run(
+        mut self,
+        mut input: mpsc::Receiver<SinkInput>,
+        prepared: mpsc::Sender<Prepared>,
+    ) -> Result<(), SinkError> {
+        loop {
+            let due = self.refresh_due();
+            tokio::select! {
+                message = input.recv() => match message {
+                    None => break,
+                    Some(SinkInput::Batch(batch)) => self.write(&batch)?,
+                    Some(SinkInput::Barrier { seq, seal }) => {
+                        self.snapshot(seal).await?;
+                        if prepared.send(Prepared { seq, objects: Vec::new() }).await.is_err() {
+                            break;
+                        }
+                    }
+                },
+                () = sleep_until(due), if due.is_some() => self.refresh().await,
+            }
+        }
+        if self.pending_since.is_some() {
+            self.refresh().await;
+        }
+        self.snapshot(true).await
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// The error and its causes, for one log line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
