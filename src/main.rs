@@ -76,11 +76,15 @@ enum Command {
         #[command(flatten)]
         sinks: SinkFlags,
     },
-    /// Plans every query against the raw schemas without reading data.
+    /// Plans every query against the raw schemas, and every feed against the output tables,
+    /// without reading data.
     Check {
         /// Directory of <table>.sql queries (config: queries).
         #[arg(long)]
         queries: Option<PathBuf>,
+        /// Directory of <name>.sql feeds (config: feeds.path).
+        #[arg(long)]
+        feeds: Option<PathBuf>,
     },
     /// Pulls Spotify (the built-in simulator unless spotify.api_url is set) into the lake until
     /// SIGINT/SIGTERM or --for elapses. Without --config it runs the embedded demo schedule.
@@ -289,28 +293,45 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Check { queries } => {
+        Command::Check { queries, feeds } => {
             let mut file = file;
             if let Some(queries) = queries {
                 file.queries = Some(queries);
             }
+            file.feeds.path = feeds.or(file.feeds.path);
             let settings: Settings = file.validate()?;
-            let (transform, _) = tunestream::pipeline::prepare(&settings).await?;
+            let (transform, specs) = tunestream::pipeline::prepare(&settings).await?;
             for planned in transform.views().iter().chain(transform.tables()) {
                 let inputs: Vec<&str> = planned.inputs.iter().map(|k| k.name()).collect();
-                let columns: Vec<String> =
-                    planned.schema.fields().iter().map(|f| format!("{} {}", f.name(), f.data_type())).collect();
-                println!("ok  {}  ← {}", planned.query.path.display(), inputs.join(", "));
-                println!("    {}", columns.join(", "));
+                print_planned(planned, &inputs);
             }
             println!(
                 "{} tables and {} views plan against the raw schemas",
                 transform.tables().len(),
                 transform.views().len()
             );
+            if let Some(feeds) = tunestream::pipeline::prepare_feeds(&settings, &specs).await? {
+                for planned in feeds.views().iter().chain(feeds.feeds()) {
+                    let reads: Vec<&str> = planned.reads.iter().map(String::as_str).collect();
+                    print_planned(planned, &reads);
+                }
+                println!(
+                    "{} feeds and {} feed views plan against the output tables",
+                    feeds.feeds().len(),
+                    feeds.views().len()
+                );
+            }
             Ok(())
         }
     }
+}
+
+/// Prints one planned query of `check`: its file, what it reads, and its columns.
+fn print_planned(planned: &tunestream::transform::PlannedQuery, reads: &[&str]) {
+    let columns: Vec<String> =
+        planned.schema.fields().iter().map(|f| format!("{} {}", f.name(), f.data_type())).collect();
+    println!("ok  {}  ← {}", planned.query.path.display(), reads.join(", "));
+    println!("    {}", columns.join(", "));
 }
 
 /// Cancels the returned token on SIGINT or SIGTERM, so the pipeline drains and commits.

@@ -1,7 +1,9 @@
 //! Golden tests: every table query in `queries/` runs over `samples/spotify_pages.ndjson`, and
-//! its output must equal `tests/golden/<table>.txt` (rows sorted, one per line).
+//! its output must equal `tests/golden/<table>.txt` (rows sorted, one per line); every feed in
+//! `feeds/` runs over the output of a fixed simulator world (`tests/feeds/world.ndjson.gz`, 24
+//! pages a `run` fetched) and must equal `tests/feeds/golden/<feed>.txt`.
 //!
-//! After an intended change to a query, re-bless the expected outputs with
+//! After an intended change to a query or feed, re-bless the expected outputs with
 //! `TUNESTREAM_BLESS=1 cargo test --test golden` and review the diff.
 
 use std::path::{Path, PathBuf};
@@ -9,24 +11,30 @@ use std::path::{Path, PathBuf};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use tunestream::decode::{ReadSchemas, decode_batch};
+use tunestream::sink::feeds::Retained;
 use tunestream::source::replay::{ReplayConfig, list_files, read_files};
 use tunestream::source::{BatchLimits, PageBatch};
-use tunestream::transform::{Transform, load_queries};
+use tunestream::transform::{Feeds, Transform, load_queries};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn read_sample() -> PageBatch {
-    let config = ReplayConfig::new(vec![root().join("samples/spotify_pages.ndjson")], None);
+    let mut batches = read_pages(root().join("samples/spotify_pages.ndjson"));
+    assert_eq!(batches.len(), 1, "the sample fits one micro-batch");
+    batches.remove(0)
+}
+
+/// The micro-batches a replay of `path` reads.
+fn read_pages(path: PathBuf) -> Vec<PageBatch> {
+    let config = ReplayConfig::new(vec![path], None);
     let files = list_files(&config).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let limits = BatchLimits { max_pages: usize::MAX, max_bytes: usize::MAX };
     read_files(&files, None, &Default::default(), limits, &tx, &Default::default()).unwrap();
     drop(tx);
-    let batch = rx.try_recv().unwrap();
-    assert!(rx.try_recv().is_err(), "the sample fits one micro-batch");
-    batch
+    std::iter::from_fn(|| rx.try_recv().ok()).collect()
 }
 
 /// Rows as sorted text lines under a header line: stable whatever order the engine emits.
@@ -87,6 +95,41 @@ async fn every_query_matches_its_golden_output() {
         .collect();
     stale.sort();
     assert!(stale.is_empty(), "golden files without a query: {stale:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[tokio::test]
+async fn every_feed_matches_its_golden_output_on_a_fixed_simulator_world() {
+    let transform = Transform::plan(load_queries(&root().join("queries")).unwrap()).await.unwrap();
+    let world = tokio::task::spawn_blocking(|| read_pages(root().join("tests/feeds/world.ndjson.gz"))).await.unwrap();
+    let schemas: Vec<_> = transform.tables().iter().map(|q| (q.query.table.clone(), q.schema.clone())).collect();
+    let mut retained = Retained::new(schemas.clone());
+    for batch in world {
+        let decoded = decode_batch(batch, transform.read_schemas()).unwrap();
+        assert!(decoded.rejects.is_empty());
+        for output in transform.run(&decoded).await.unwrap() {
+            retained.append(&output.table, &output.batches);
+        }
+    }
+    let tables = retained.tables();
+    let watermark = retained.latest_ingested().unwrap();
+    let feeds = Feeds::plan(load_queries(&root().join("feeds")).unwrap(), &schemas).await.unwrap();
+    let results = feeds.run(&tables, watermark, &"golden".into()).await.unwrap();
+
+    let golden_dir = root().join("tests/feeds/golden");
+    let mut failures = Vec::new();
+    for result in &results {
+        let rendered = render(&result.batches);
+        assert!(
+            !rendered.is_empty(),
+            "{}: the world must give every feed rows, so its golden file tests it",
+            result.table
+        );
+        if let Err(e) = check_golden(&golden_dir.join(format!("{}.txt", result.table)), &rendered) {
+            failures.push(e);
+        }
+    }
+    assert_eq!(results.len(), feeds.feeds().len());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -1,9 +1,9 @@
 //! Validation of a parsed [`FileConfig`] into [`Settings`], reporting every problem at once.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::FileConfig;
+use crate::serve::ServeSettings;
 use crate::sink::feeds::FeedsSettings;
 use crate::sink::lake::LakeSettings;
 use crate::sink::{SinkConfig, SinkSection};
@@ -34,7 +34,7 @@ pub struct Settings {
     /// The trend feeds, unless `feeds.enabled` is off.
     pub feeds: Option<FeedsSettings>,
     /// Where `run` serves HTTP, unless `serve.enabled` is off.
-    pub serve: Option<SocketAddr>,
+    pub serve: Option<ServeSettings>,
 }
 
 /// Validated `[pipeline]` settings.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::fault::crash_point;
 use crate::page::Checkpoint;
 use crate::store::{Committed, Pending, Store, StoreError};
-use crate::telemetry::CommitStats;
+use crate::telemetry::{CommitStats, Counters};
 
 /// The manifest of a checkpoint in progress, in the state directory.
 pub const MANIFEST_FILE: &str = "pending-commit.json";
@@ -60,14 +60,21 @@ pub struct Committer {
     /// The state last written, so an unchanged state is not written again.
     written: Option<Vec<u8>>,
     stats: CommitStats,
+    /// The run's live counters, which `/metrics` reads while the run goes on.
+    counters: Option<Arc<Counters>>,
 }
 
 impl Committer {
+    /// Counts every later commit into `counters` too.
+    pub fn count_into(&mut self, counters: Arc<Counters>) {
+        self.counters = Some(counters);
+    }
+
     /// Completes a commit a crash interrupted (with `state_dir`), then removes the staged
     /// objects no commit will ever list. Call only while holding the store's lock.
     pub fn recover(stores: Vec<Arc<Store>>, state_dir: Option<&Path>) -> Result<Self, CommitError> {
         let manifest = state_dir.map(|dir| dir.join(MANIFEST_FILE));
-        let mut committer = Self { stores, manifest, written: None, stats: CommitStats::default() };
+        let mut committer = Self { stores, manifest, written: None, stats: CommitStats::default(), counters: None };
         if let Some(path) = committer.manifest.clone() {
             match std::fs::read(&path) {
                 Ok(bytes) => {
@@ -159,6 +166,9 @@ impl Committer {
     fn publish(&mut self, pending: &Pending) -> Result<(), CommitError> {
         let created = self.store_of(pending)?.commit(pending)? == Committed::Created;
         self.stats.record(&pending.store, created, pending.bytes);
+        if let Some(counters) = &self.counters {
+            counters.record_commit(&pending.key, created, pending.bytes);
+        }
         if created {
             tracing::debug!(key = %pending.key, bytes = pending.bytes, "committed");
         } else {

@@ -66,13 +66,13 @@ pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToke
     // The server outlives the pipeline's token: it serves until the run has drained.
     let stop_serving = CancellationToken::new();
     let server = match settings.serve {
-        Some(addr) => {
+        Some(serving) => {
             let state = ServeState {
                 metrics: observed.metrics.clone(),
                 feeds: observed.feeds.subscribe(),
                 ready: observed.ready.clone(),
             };
-            match serve::start(addr, state, stop_serving.clone()).await {
+            match serve::start(serving.listen, state, stop_serving.clone()).await {
                 Ok(server) => Some(server),
                 Err(e) => {
                     if let Some(sim) = simulator {
@@ -86,6 +86,10 @@ pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToke
     };
     let source = SourceConfig::Spotify(Box::new(live));
     let result = super::run_observed(settings, source, cancel, &observed, settings.feeds.as_ref()).await;
+    if let Some(serving) = settings.serve.filter(|s| server.is_some() && !s.linger.is_zero()) {
+        tracing::info!("the run has ended; serving its final metrics for {:?} more", serving.linger);
+        tokio::time::sleep(serving.linger).await;
+    }
     // Event streams end when the last sender of refreshes is gone; then the server can stop.
     drop(observed);
     stop_serving.cancel();

@@ -35,8 +35,8 @@ use crate::decode::ReadSchemas;
 use crate::sink::feeds::{FeedsSettings, Published};
 use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
 use crate::source::SourceConfig;
-use crate::telemetry::{CommitStats, Counters, Metrics, RunSummary, SourceSummary};
-use crate::transform::{Query, Transform, resolve_queries};
+use crate::telemetry::{CommitStats, Counters, FeedSummary, Metrics, RunSummary, SourceSummary};
+use crate::transform::{Feeds, Query, Transform, resolve_queries};
 use barrier::{Barrier, CommitPolicy};
 use process::ProcessStage;
 use start::SourceStart;
@@ -46,6 +46,14 @@ pub async fn prepare(settings: &Settings) -> Result<(Transform, Vec<TableSpec>),
     let queries = resolve_queries(settings.queries.as_deref())?;
     let schemas = Transform::read_schemas_for(&queries).await?;
     plan_tables(queries, schemas).await
+}
+
+/// Plans the feeds against the output `tables`, unless feeds are off.
+pub async fn prepare_feeds(settings: &Settings, tables: &[TableSpec]) -> Result<Option<Feeds>, Error> {
+    match &settings.feeds {
+        Some(feeds) => Ok(Some(sinks::plan_feeds(feeds, tables).await?)),
+        None => Ok(None),
+    }
 }
 
 async fn plan_tables(queries: Vec<Query>, schemas: Arc<ReadSchemas>) -> Result<(Transform, Vec<TableSpec>), Error> {
@@ -136,10 +144,12 @@ pub async fn run_observed(
     };
     let lake_root = outputs.lake().map(|store| store.root()).unwrap_or_default();
     let stores = outputs.stores();
+    let mut committer = outputs.committer;
+    committer.count_into(counters.clone());
     let (links, sinks) = sinks::start(sinks, capacity);
     observed.ready.store(true, Ordering::Relaxed);
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
-    let barrier = tokio::spawn(Barrier::new(links, outputs.committer, policy).run(out_rx));
+    let barrier = tokio::spawn(Barrier::new(links, committer, policy).run(out_rx));
     let committed = finish(source, process, sinks, barrier, &cancel).await;
     for store in &stores {
         store.settle().await;
@@ -151,6 +161,9 @@ pub async fn run_observed(
     let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
     let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
     summary.delivered = delivered.snapshot();
+    if feeds.is_some() {
+        summary.feeds = Some(FeedSummary::from(observed.metrics.feeds.as_ref()));
+    }
     if Counters::get(&source_counters.requests) > 0 || !source_counters.problems().is_empty() {
         summary.source = Some(SourceSummary::from(source_counters.as_ref()));
     }

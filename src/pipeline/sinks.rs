@@ -124,17 +124,23 @@ pub async fn build(
     Ok(sinks)
 }
 
-/// The feeds sink: the feeds of `settings` planned against the output tables of `tables`,
-/// resuming from the snapshot in `state_dir`, publishing to `observed`.
+/// The feeds of `settings`, planned against the output `tables`.
+pub async fn plan_feeds(settings: &FeedsSettings, tables: &[TableSpec]) -> Result<Feeds, Error> {
+    let queries = resolve_feeds(settings.path.as_deref())?;
+    let schemas: Vec<_> = tables.iter().map(|spec| (spec.table.clone(), spec.schema.clone())).collect();
+    Ok(Feeds::plan(queries, &schemas).await?)
+}
+
+/// The feeds sink: the feeds of `settings` over the output `tables`, resuming from the
+/// snapshot in `state_dir`, publishing to `observed`.
 pub async fn feeds(
     settings: &FeedsSettings,
     tables: &[TableSpec],
     state_dir: &Path,
     observed: &Observed,
 ) -> Result<Sink, Error> {
-    let queries = resolve_feeds(settings.path.as_deref())?;
+    let planned = Arc::new(plan_feeds(settings, tables).await?);
     let schemas: Vec<_> = tables.iter().map(|spec| (spec.table.clone(), spec.schema.clone())).collect();
-    let planned = Arc::new(Feeds::plan(queries, &schemas).await?);
     let (settings, state_dir) = (settings.clone(), state_dir.to_owned());
     let (published, counters) = (observed.feeds.clone(), observed.metrics.feeds.clone());
     // Reading the snapshot is file work: off the async threads.

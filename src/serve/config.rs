@@ -13,11 +13,14 @@ pub struct ServeSection {
     /// Address and port to listen on. The default takes loopback only; port 0 picks a free
     /// one, and the log says which.
     pub listen: String,
+    /// Seconds to keep serving after the run has drained and committed, so a last scrape of
+    /// `/metrics` sees the final counts (those of the summary).
+    pub linger_secs: u64,
 }
 
 impl Default for ServeSection {
     fn default() -> Self {
-        Self { enabled: true, listen: "127.0.0.1:8787".to_owned() }
+        Self { enabled: true, listen: "127.0.0.1:8787".to_owned(), linger_secs: 0 }
     }
 }
 
@@ -30,8 +33,17 @@ impl ServeSection {
         }
     }
 
-    /// Where to listen, or `None` when serving is off. Call after [`ServeSection::problems`].
-    pub fn into_settings(self) -> Option<SocketAddr> {
-        self.enabled.then(|| self.listen.parse().ok()).flatten()
+    /// Where to listen and how long to linger, or `None` when serving is off. Call after
+    /// [`ServeSection::problems`].
+    pub fn into_settings(self) -> Option<ServeSettings> {
+        let listen = self.listen.parse().ok().filter(|_| self.enabled)?;
+        Some(ServeSettings { listen, linger: std::time::Duration::from_secs(self.linger_secs) })
     }
+}
+
+/// The validated `[serve]` section, for a run that serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub linger: std::time::Duration,
 }

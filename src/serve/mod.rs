@@ -6,7 +6,7 @@
 
 mod config;
 
-pub use config::ServeSection;
+pub use config::{ServeSection, ServeSettings};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -143,7 +143,8 @@ fn refreshes(
 
 async fn metrics(State(state): State<ServeState>) -> Response {
     match crate::telemetry::prometheus_text(&state.metrics) {
-        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
+            .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics (a bug in tunestream): {e}\n"))
             .into_response(),
     }

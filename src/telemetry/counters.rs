@@ -11,7 +11,13 @@ pub struct Counters {
     pub pages: AtomicU64,
     pub input_bytes: AtomicU64,
     pub rejected_lines: AtomicU64,
+    /// Objects this run created in the sinks' stores, and their bytes.
+    pub files_committed: AtomicU64,
+    pub bytes_committed: AtomicU64,
     rows_by_table: Mutex<BTreeMap<String, u64>>,
+    /// When each table (the first segment of an object's key) last had an object committed,
+    /// in microseconds since the epoch.
+    last_commit_by_table: Mutex<BTreeMap<String, i64>>,
 }
 
 impl Counters {
@@ -32,6 +38,21 @@ impl Counters {
         for (table, n) in rows {
             *by_table.entry(table).or_default() += n;
         }
+    }
+
+    /// Records one object committed under `key`: `created` by this run, or already present.
+    pub fn record_commit(&self, key: &str, created: bool, bytes: u64) {
+        if created {
+            super::add(&self.files_committed, 1);
+            super::add(&self.bytes_committed, bytes);
+        }
+        let table = key.split('/').next().unwrap_or_default().to_owned();
+        let now = chrono::Utc::now().timestamp_micros();
+        self.last_commit_by_table.lock().unwrap_or_else(|e| e.into_inner()).insert(table, now);
+    }
+
+    pub fn last_commit_by_table(&self) -> BTreeMap<String, i64> {
+        self.last_commit_by_table.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn rows_by_table(&self) -> BTreeMap<String, u64> {
@@ -59,6 +80,14 @@ pub struct SourceCounters {
     pub gaps: AtomicU64,
     /// Pages whose body stayed malformed, set aside in the rejected output.
     pub set_aside: AtomicU64,
+    /// Requests counted against the daily budget in the rolling 24 hours (a gauge).
+    pub budget_used: AtomicU64,
+    /// The daily budget (a gauge).
+    pub budget: AtomicU64,
+    /// When the account's circuit closes, in seconds since the epoch; 0 while it is closed.
+    pub circuit_open_until: AtomicU64,
+    /// Responses by endpoint (ids replaced by `{id}`) and HTTP status.
+    responses: Mutex<BTreeMap<(String, u16), u64>>,
     /// The latest problem of each job (skips, failures, an open circuit, a needed login).
     problems: Mutex<BTreeMap<String, String>>,
 }
@@ -78,9 +107,35 @@ impl SourceCounters {
         };
     }
 
+    /// Counts a response of `status` to `url`.
+    pub fn record_response(&self, url: &str, status: u16) {
+        let mut responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
+        *responses.entry((endpoint(url), status)).or_default() += 1;
+    }
+
+    /// Responses by endpoint and status.
+    pub fn responses(&self) -> BTreeMap<(String, u16), u64> {
+        self.responses.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub fn problems(&self) -> BTreeMap<String, String> {
         self.problems.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// The path of `url` with the id after each collection replaced by `{id}`, so a metric has one
+/// series per endpoint, not per playlist or user.
+pub fn endpoint(url: &str) -> String {
+    const COLLECTIONS: [&str; 7] = ["users", "playlists", "artists", "albums", "tracks", "shows", "episodes"];
+    let path = url.split_once("://").map_or(url, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut after_collection = false;
+    for segment in path.split('/') {
+        out.push(if after_collection && !segment.is_empty() { "{id}" } else { segment });
+        after_collection = COLLECTIONS.contains(&segment);
+    }
+    out.join("/")
 }
 
 /// What the pipeline's commits did over a run, in all and per store.
@@ -120,5 +175,24 @@ impl CommitStats {
             self.files_already_present += 1;
             in_store.files_already_present += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_hide_ids_and_queries() {
+        assert_eq!(
+            endpoint("http://127.0.0.1:9/v1/me/player/recently-played?limit=50"),
+            "/v1/me/player/recently-played"
+        );
+        assert_eq!(
+            endpoint("https://api.spotify.com/v1/playlists/37i9dQZF/items?offset=100"),
+            "/v1/playlists/{id}/items"
+        );
+        assert_eq!(endpoint("https://api.spotify.com/v1/users/alice/playlists"), "/v1/users/{id}/playlists");
+        assert_eq!(endpoint("https://api.spotify.com/v1/search?q=love"), "/v1/search");
     }
 }

@@ -83,6 +83,7 @@ mod tests {
         assert_eq!(snapshot.count, 6);
         assert_eq!(snapshot.buckets[0], (0.005, 1));
         assert_eq!(snapshot.buckets[3], (0.05, 4));
+        assert_eq!(snapshot.buckets[9], (1.0, 5));
         assert_eq!(snapshot.buckets.last(), Some(&(300.0, 5)));
         assert!((snapshot.sum_seconds - 400.99).abs() < 1e-9, "{}", snapshot.sum_seconds);
         assert_eq!(snapshot.quantile_bound(0.5), Some(0.05));

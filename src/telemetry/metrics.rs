@@ -48,18 +48,22 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: u64) ->
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
-/// A counter with one label, one series per `(label value, value)`.
-fn labelled(
+/// A family of `kind` (a counter or a gauge) with labels, one series per `(label values, value)`.
+fn labelled<V: Into<i64>>(
     encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
+    kind: MetricType,
+    (name, help): (&str, &str),
     labels: &[&str],
-    series: impl IntoIterator<Item = (Vec<String>, u64)>,
+    series: impl IntoIterator<Item = (Vec<String>, V)>,
 ) -> Result<(), std::fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
     for (values, value) in series {
         let label_set: Vec<(String, String)> = labels.iter().map(|l| (*l).to_owned()).zip(values).collect();
-        ConstCounter::new(value).encode(family.encode_family(&label_set)?)?;
+        let series = family.encode_family(&label_set)?;
+        match kind {
+            MetricType::Gauge => ConstGauge::new(value.into()).encode(series)?,
+            _ => ConstCounter::new(value.into().max(0) as u64).encode(series)?,
+        }
     }
     Ok(())
 }
@@ -87,7 +91,7 @@ fn histogram(
             (bound, own)
         })
         .collect();
-    buckets.push((f64::MAX, snapshot.count - before));
+    buckets.push((f64::INFINITY, snapshot.count - before));
     metric.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
         snapshot.sum_seconds,
         snapshot.count,
@@ -104,9 +108,45 @@ impl Collector for Scrape {
         counter(e, "pages", "Pages decoded.", read(&pipeline.pages))?;
         counter(e, "input_bytes", "Bytes of raw JSON decoded.", read(&pipeline.input_bytes))?;
         counter(e, "rejected_lines", "Raw lines rejected by decoding.", read(&pipeline.rejected_lines))?;
-        let rows = pipeline.rows_by_table().into_iter().map(|(table, n)| (vec![table], n));
-        labelled(e, "rows", "Rows written by each table's query.", &["table"], rows)?;
+        let rows = pipeline.rows_by_table().into_iter().map(|(table, n)| (vec![table], n as i64));
+        labelled(e, MetricType::Counter, ("rows", "Rows written by each table's query."), &["table"], rows)?;
+        counter(
+            e,
+            "files_committed",
+            "Objects this run created in the sinks' stores.",
+            read(&pipeline.files_committed),
+        )?;
+        counter(e, "committed_bytes", "Bytes of the objects this run created.", read(&pipeline.bytes_committed))?;
+        let commits = pipeline.last_commit_by_table().into_iter().map(|(t, micros)| (vec![t], micros / 1_000_000));
+        let help = "When each table last had an object committed.";
+        labelled(e, MetricType::Gauge, ("last_commit_timestamp_seconds", help), &["table"], commits)?;
         counter(e, "api_requests", "Requests sent to the Spotify Web API.", read(&source.requests))?;
+        let responses = source
+            .responses()
+            .into_iter()
+            .map(|((endpoint, status), n)| (vec![endpoint, status.to_string()], n as i64));
+        let help = "API responses by endpoint and status.";
+        labelled(e, MetricType::Counter, ("api_responses", help), &["endpoint", "status"], responses)?;
+        gauge(
+            e,
+            "api_budget_used",
+            "Requests counted against the daily budget over the last 24 hours.",
+            read(&source.budget_used),
+        )?;
+        gauge(e, "api_budget", "Requests allowed per rolling 24 hours.", read(&source.budget))?;
+        let until = read(&source.circuit_open_until);
+        gauge(
+            e,
+            "api_circuit_open",
+            "1 while the account's circuit holds pulls back after a 429.",
+            u64::from(until > 0),
+        )?;
+        gauge(
+            e,
+            "api_circuit_open_until_timestamp_seconds",
+            "When pulls resume; 0 while the circuit is closed.",
+            until,
+        )?;
         counter(e, "api_retries", "Requests sent again after a failure.", read(&source.retries))?;
         counter(e, "api_rate_limited", "Responses with status 429.", read(&source.rate_limited))?;
         counter(e, "api_server_errors", "Responses with a 5xx status.", read(&source.server_errors))?;
@@ -119,23 +159,16 @@ impl Collector for Scrape {
             .flat_map(|(sink, tables)| tables.into_iter().map(move |(table, d)| (sink.clone(), table, d)));
         let sent: Vec<_> = sent.collect();
         let series = |pick: fn(&super::Delivered) -> u64| {
-            sent.iter().map(move |(sink, table, d)| (vec![sink.clone(), table.clone()], pick(d))).collect::<Vec<_>>()
+            sent.iter()
+                .map(move |(sink, table, d)| (vec![sink.clone(), table.clone()], pick(d) as i64))
+                .collect::<Vec<_>>()
         };
-        labelled(e, "records_sent", "Records a stream accepted.", &["sink", "table"], series(|d| d.sent))?;
-        labelled(
-            e,
-            "records_retried",
-            "Records sent again after the service failed them.",
-            &["sink", "table"],
-            series(|d| d.retried),
-        )?;
-        labelled(
-            e,
-            "records_rejected",
-            "Records too large to send, set aside.",
-            &["sink", "table"],
-            series(|d| d.rejected),
-        )?;
+        let (by_stream, counters) = (["sink", "table"], MetricType::Counter);
+        labelled(e, counters, ("records_sent", "Records a stream accepted."), &by_stream, series(|d| d.sent))?;
+        let help = "Records sent again after the service failed them.";
+        labelled(e, counters, ("records_retried", help), &by_stream, series(|d| d.retried))?;
+        let help = "Records too large to send, set aside.";
+        labelled(e, counters, ("records_rejected", help), &by_stream, series(|d| d.rejected))?;
         counter(e, "feed_refreshes", "Refreshes of the trend feeds.", read(&feeds.refreshes))?;
         counter(
             e,

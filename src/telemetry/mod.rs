@@ -10,7 +10,7 @@ pub use counters::{CommitStats, Counters, SourceCounters, StoreCommits};
 pub use delivery::{Delivered, DeliveryCounters, DeliveryReport};
 pub use feeds::{FeedCounters, Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use metrics::{Metrics, prometheus_text};
-pub use summary::{RunSummary, SourceSummary};
+pub use summary::{FeedSummary, RunSummary, SourceSummary};
 
 /// Adds `n` to a counter.
 pub fn add(counter: &std::sync::atomic::AtomicU64, n: u64) {

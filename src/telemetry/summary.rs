@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use super::{CommitStats, Counters, DeliveryReport, SourceCounters};
+use super::{CommitStats, Counters, DeliveryReport, FeedCounters, HistogramSnapshot, SourceCounters};
 
 /// What a run did, printed when it ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,52 @@ pub struct RunSummary {
     pub source: Option<SourceSummary>,
     /// What the record sinks delivered.
     pub delivered: DeliveryReport,
+    /// What the trend feeds did, for a `run` that kept them.
+    pub feeds: Option<FeedSummary>,
+}
+
+/// The trend feeds' part of the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedSummary {
+    pub refreshes: u64,
+    pub failed_refreshes: u64,
+    pub retained_rows: u64,
+    pub evicted_rows: u64,
+    pub fetch_to_feed: HistogramSnapshot,
+    pub refresh: HistogramSnapshot,
+}
+
+impl From<&FeedCounters> for FeedSummary {
+    fn from(c: &FeedCounters) -> Self {
+        Self {
+            refreshes: Counters::get(&c.refreshes),
+            failed_refreshes: Counters::get(&c.failed_refreshes),
+            retained_rows: Counters::get(&c.retained_rows),
+            evicted_rows: Counters::get(&c.evicted_rows),
+            fetch_to_feed: c.fetch_to_feed.snapshot(),
+            refresh: c.refresh.snapshot(),
+        }
+    }
+}
+
+impl fmt::Display for FeedSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bound =
+            |h: &HistogramSnapshot, q: f64| h.quantile_bound(q).map_or_else(|| "-".to_owned(), |s| format!("≤ {s} s"));
+        writeln!(
+            f,
+            "  feeds            {} refreshes ({} failed), {} rows held, {} evicted",
+            self.refreshes, self.failed_refreshes, self.retained_rows, self.evicted_rows
+        )?;
+        writeln!(
+            f,
+            "    fetch to feed p50 {}, p99 {}; refresh p50 {}, p99 {}",
+            bound(&self.fetch_to_feed, 0.5),
+            bound(&self.fetch_to_feed, 0.99),
+            bound(&self.refresh, 0.5),
+            bound(&self.refresh, 0.99)
+        )
+    }
 }
 
 /// The live source's part of the summary.
@@ -112,6 +158,7 @@ impl RunSummary {
             lake_root,
             source: None,
             delivered: DeliveryReport::default(),
+            feeds: None,
         }
     }
 
@@ -144,6 +191,9 @@ impl fmt::Display for RunSummary {
             writeln!(f, "  stopped early    rows after the last commit are not in the lake; run again to finish them")?;
         }
         write!(f, "{}", self.delivered)?;
+        if let Some(feeds) = &self.feeds {
+            write!(f, "{feeds}")?;
+        }
         write!(
             f,
             "  committed        {} files ({:.1} MB), {} already present; lake in {}",

@@ -26,8 +26,9 @@ pub const DEFAULT_FEEDS_DIR: &str = "feeds";
 pub const FEED_CLOCK: &str = "feed_clock";
 
 /// The default feeds, built into the binary: the files of the repository's `feeds/`.
-const BUILT_IN: [(&str, &str); 10] = [
+const BUILT_IN: [(&str, &str); 11] = [
     ("_plays_once", include_str!("../../feeds/_plays_once.sql")),
+    ("_ranked", include_str!("../../feeds/_ranked.sql")),
     ("_spans", include_str!("../../feeds/_spans.sql")),
     ("_track_names", include_str!("../../feeds/_track_names.sql")),
     ("listening_clock", include_str!("../../feeds/listening_clock.sql")),

@@ -4,7 +4,8 @@
 
 const text = (value) => document.createTextNode(value == null ? "–" : String(value));
 
-function table(columns, rows) {
+// `data` names each row for scripts and tests: data-KEY="value".
+function table(columns, rows, data) {
   const t = document.createElement("table");
   const head = t.createTHead().insertRow();
   for (const c of columns) {
@@ -15,6 +16,7 @@ function table(columns, rows) {
   const body = t.createTBody();
   for (const row of rows) {
     const tr = body.insertRow();
+    if (data) tr.dataset[data.key] = data.value(row);
     for (const c of columns) {
       const td = tr.insertCell();
       if (c.numeric) td.className = "n";
@@ -40,7 +42,7 @@ function bar(value, max) {
   return div;
 }
 
-function ranked(rows, key, name) {
+function ranked(rows, key, name, id) {
   const root = document.createElement("div");
   for (const span of ["1h", "24h"]) {
     const these = rows.filter((r) => r.span === span);
@@ -50,11 +52,11 @@ function ranked(rows, key, name) {
     h.textContent = span === "1h" ? "Last hour" : "Last 24 hours";
     root.append(h, table([
       { label: "#", numeric: true, value: (r) => r.rank },
-      { label: key, value: (r) => r[name] || r[key] },
+      { label: key, value: (r) => r[name] || r[id] },
       { label: "plays", numeric: true, value: (r) => r.plays },
       { label: "", value: (r) => bar(r.plays, max) },
       { label: "vs before", value: change },
-    ], these.slice(0, 10)));
+    ], these, { key, value: (r) => r[id] }));
   }
   return root;
 }
@@ -62,8 +64,8 @@ function ranked(rows, key, name) {
 const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
 const renderers = {
-  top_tracks: (rows) => ranked(rows, "track", "track_name"),
-  top_artists: (rows) => ranked(rows, "artist", "artist_name"),
+  top_tracks: (rows) => ranked(rows, "track", "track_name", "track_id"),
+  top_artists: (rows) => ranked(rows, "artist", "artist_name", "artist_id"),
   rising_tracks: (rows) => table([
     { label: "track", value: (r) => r.track_name || r.track_id },
     { label: "plays", numeric: true, value: (r) => r.plays },
@@ -101,6 +103,8 @@ function renderTimeline(rows) {
   if (!timelineChart) {
     timelineChart = new uPlot({
       width, height: 200,
+      // The last 24 hours up to the newest bin, however few bins there are yet.
+      scales: { x: { time: true, range: (u, min, max) => [max - 86400, max + 300] } },
       series: [{}, { label: "plays", stroke: "#4c6ef5", fill: "#4c6ef522" }],
       axes: [{}, { size: 40 }],
     }, [xs, ys], el);
@@ -128,34 +132,52 @@ function follow(name) {
   source.onerror = () => { document.getElementById("status").textContent = "reconnecting…"; };
 }
 
+// Samples summed by name, and the labelled ones kept apart: {sums, series: [{name, labels, value}]}.
 function parseMetrics(body) {
-  const values = {};
+  const sums = {};
+  const series = [];
   for (const line of body.split("\n")) {
     if (!line || line.startsWith("#")) continue;
-    const match = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/);
+    const match = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/);
     if (!match) continue;
-    values[match[1]] = (values[match[1]] || 0) + Number(match[3]);
+    const value = Number(match[3]);
+    sums[match[1]] = (sums[match[1]] || 0) + value;
+    if (match[2]) {
+      const labels = Object.fromEntries([...match[2].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      series.push({ name: match[1], labels, value });
+    }
   }
-  return values;
+  return { sums, series };
 }
+
+const ago = (seconds) => seconds > 0 ? Math.max(0, Math.round(Date.now() / 1000 - seconds)) + " s ago" : "–";
 
 let previous = null;
 async function health() {
   try {
     const response = await fetch("/metrics");
     const now = Date.now();
-    const m = parseMetrics(await response.text());
+    const { sums: m, series } = parseMetrics(await response.text());
     const rate = (key) => previous && now > previous.at ? ((m[key] || 0) - (previous.m[key] || 0)) * 1000 / (now - previous.at) : null;
+    const mean = (name) => {
+      const count = (m[name + "_count"] || 0) - ((previous && previous.m[name + "_count"]) || 0);
+      const sum = (m[name + "_sum"] || 0) - ((previous && previous.m[name + "_sum"]) || 0);
+      return count > 0 ? (sum / count).toFixed(2) + " s" : null;
+    };
+    const until = m.tunestream_api_circuit_open_until_timestamp_seconds || 0;
     const items = [
       ["pages/s", rate("tunestream_pages_total")?.toFixed(1)],
       ["rows/s", rate("tunestream_rows_total")?.toFixed(1)],
-      ["pages", m.tunestream_pages_total],
       ["rejected lines", m.tunestream_rejected_lines_total],
-      ["API requests", m.tunestream_api_requests_total],
+      ["API requests (24 h)", `${m.tunestream_api_budget_used ?? "–"} of ${m.tunestream_api_budget ?? "–"}`],
       ["429s", m.tunestream_api_rate_limited_total],
+      ["circuit", until > 0 ? "open until " + new Date(until * 1000).toLocaleTimeString() : "closed"],
+      ["fetch → feed", mean("tunestream_fetch_to_feed_seconds")],
       ["rows held by feeds", m.tunestream_feed_retained_rows],
-      ["feed refreshes", m.tunestream_feed_refreshes_total],
     ];
+    for (const s of series.filter((s) => s.name === "tunestream_last_commit_timestamp_seconds")) {
+      items.push(["last commit: " + s.labels.table, ago(s.value)]);
+    }
     previous = { at: now, m };
     const list = document.getElementById("health-list");
     list.replaceChildren(...items.flatMap(([k, v]) => {

@@ -181,10 +181,11 @@ impl FeedsSink {
         Ok(FeedRows { json: String::from_utf8_lossy(&json).into(), rows, truncated: total - rows })
     }
 
-    /// Snapshots the retained rows when the interval has passed, or always with `seal`.
-    pub async fn snapshot(&mut self, seal: bool) -> Result<(), SinkError> {
+    /// Snapshots the retained rows when they changed and the interval has passed, or with
+    /// `now` whenever they changed.
+    pub async fn snapshot(&mut self, now: bool) -> Result<(), SinkError> {
         let due = self.last_snapshot.elapsed() >= self.settings.snapshot_interval;
-        if !self.changed_since_snapshot || !(seal || due) {
+        if !self.changed_since_snapshot || !(now || due) {
             return Ok(());
         }
         let started = Instant::now();
@@ -212,8 +213,10 @@ impl FeedsSink {
                 message = input.recv() => match message {
                     None => break,
                     Some(SinkInput::Batch(batch)) => self.write(&batch)?,
-                    Some(SinkInput::Barrier { seq, seal }) => {
-                        self.snapshot(seal).await?;
+                    Some(SinkInput::Barrier { seq, .. }) => {
+                        // Only when due: a snapshot of many rows takes a while, and seals are
+                        // frequent; the end of the run always writes one.
+                        self.snapshot(false).await?;
                         if prepared.send(Prepared { seq, objects: Vec::new() }).await.is_err() {
                             break;
                         }

@@ -213,11 +213,16 @@ impl Client {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            self.limiter.lock().await.acquire(&self.cancel).await.map_err(|r| match r {
-                Refused::CircuitOpen { until, reason } => PullError::CircuitOpen { until, reason },
-                Refused::BudgetExhausted { until, budget } => PullError::BudgetExhausted { until, budget },
-                Refused::Cancelled => PullError::Cancelled,
-            })?;
+            {
+                let mut limiter = self.limiter.lock().await;
+                let acquired = limiter.acquire(&self.cancel).await;
+                self.record_account(&limiter);
+                acquired.map_err(|r| match r {
+                    Refused::CircuitOpen { until, reason } => PullError::CircuitOpen { until, reason },
+                    Refused::BudgetExhausted { until, budget } => PullError::BudgetExhausted { until, budget },
+                    Refused::Cancelled => PullError::Cancelled,
+                })?;
+            }
             let token = self.token(auth, false).await?;
             SourceCounters::add(&self.counters.requests, 1);
             match self.attempt(url, &token).await {
@@ -249,6 +254,15 @@ impl Client {
         }
     }
 
+    /// Sets the budget and circuit gauges from the account's state.
+    fn record_account(&self, limiter: &Limiter) {
+        let now_ms = Utc::now().timestamp_millis();
+        crate::telemetry::set(&self.counters.budget_used, u64::from(limiter.used(now_ms)));
+        crate::telemetry::set(&self.counters.budget, u64::from(limiter.budget()));
+        let until = limiter.circuit(now_ms).map_or(0, |(until, _)| until.timestamp().max(0) as u64);
+        crate::telemetry::set(&self.counters.circuit_open_until, until);
+    }
+
     async fn sleep(&self, wait: Duration) -> Result<(), PullError> {
         tokio::select! {
             _ = tokio::time::sleep(wait) => Ok(()),
@@ -263,6 +277,7 @@ impl Client {
         };
         let fetched_at = Utc::now();
         let status = response.status();
+        self.counters.record_response(url, status.as_u16());
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -325,6 +340,7 @@ impl Client {
             Err(e) => return Attempt::Fail(e.into()),
         };
         let reason = if quota { "QUOTA_EXCEEDED" } else { "a long Retry-After" };
+        self.record_account(&*self.limiter.lock().await);
         let until = DateTime::from_timestamp_millis(until_ms).unwrap_or_default();
         tracing::warn!(url, retry_after = ?retry_after, "429 {reason}: the account's circuit is open until {until}; pulls resume then");
         Attempt::Fail(PullError::CircuitOpen { until, reason: reason.to_owned() })

@@ -71,6 +71,11 @@ impl Limiter {
         })
     }
 
+    /// Requests allowed per rolling 24 hours.
+    pub fn budget(&self) -> u32 {
+        self.budget
+    }
+
     /// Requests counted in the rolling window ending at `now_ms`.
     pub fn used(&self, now_ms: i64) -> u32 {
         let first_hour = now_ms.div_euclid(HOUR_MS) - (WINDOW_HOURS - 1);

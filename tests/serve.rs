@@ -1,0 +1,169 @@
+//! `run`'s HTTP server end to end, against an in-process simulator: the feeds as JSON and as
+//! server-sent events, `/metrics` parsed by Python's `prometheus_client` and checked against the
+//! run's summary, health, and the dashboard in headless Chromium.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tunestream::source::simulator::{SimConfig, Simulator};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET path` on 127.0.0.1:`port`: the status and the body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// Follows the event stream of `feed`, sending each refresh with the time it arrived.
+fn follow(port: u16, feed: &str) -> mpsc::Receiver<(Instant, Value)> {
+    let (tx, rx) = mpsc::channel();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET /api/feeds/{feed}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    std::thread::spawn(move || {
+        // The body is chunked; event lines arrive whole inside chunks, so reading lines and
+        // keeping the `data:` ones is enough.
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            if let Some(data) = line.strip_prefix("data: ")
+                && let Ok(event) = serde_json::from_str(data)
+                && tx.send((Instant::now(), event)).is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn micros(iso: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(iso.as_str().unwrap()).unwrap().timestamp_micros()
+}
+
+fn python(args: &[&str]) -> std::process::Output {
+    let python = std::env::var("TUNESTREAM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    Command::new(python).arg(common::repo().join("tests/tools/dashboard.py")).args(args).output().unwrap()
+}
+
+/// The number after `label` on the summary line that starts with it.
+fn summary_number(summary: &str, label: &str) -> u64 {
+    let line =
+        summary.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("{label}: {summary}"));
+    line.trim_start()[label.len()..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_events_metrics_and_the_dashboard_follow_a_live_run() {
+    // One artist (24 tracks) and short histories: every track played in the test fits the top 20.
+    let world = SimConfig { artists: 1, history_limit: 5, plays_per_minute: 12.0, ..SimConfig::default() };
+    let sim = Simulator::start(world, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
+    let port = free_port();
+    let extra = format!("[serve]\nlisten = \"127.0.0.1:{port}\"\nlinger_secs = 8\n[feeds]\nmin_refresh_ms = 200\n");
+    let config = common::config_with_jobs(&sim, dir.path(), 200_000, &extra);
+    let mut child = common::run(&config).args(["--for", "30s"]).env("RUST_LOG", "tunestream=info").spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (log_tx, log_rx) = mpsc::channel();
+    let log_reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = log_tx.send(line);
+        }
+        all
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(port, "/readyz").is_none_or(|(status, _)| status != 200) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let log: Vec<String> = log_rx.try_iter().collect();
+            panic!("the run ended ({status}) before it was ready:\n{}", log.join("\n"));
+        }
+        assert!(Instant::now() < deadline, "the server was not ready within 60 s");
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
+    }
+    assert_eq!(get(port, "/healthz").map(|(s, _)| s), Some(200));
+    let (status, body) = get(port, "/api/feeds/no_such_feed").unwrap();
+    assert!(status == 404 && body.contains("no_such_feed"), "{status} {body}");
+
+    // A play the simulator makes from now on reaches the feed's events within a bound: the job
+    // pulls every second, the batch is cut, the feeds refresh at most every 200 ms.
+    let events = follow(port, "top_tracks");
+    let started = chrono::Utc::now().timestamp_millis();
+    let newest = || sim.truth().plays().into_iter().filter(|p| p.played_at_ms > started).max();
+    common::wait_until("the simulator makes a new play", || newest().is_some());
+    let (play, seen) = (newest().unwrap(), Instant::now());
+    let (arrived, event) = loop {
+        let (at, event) = events.recv_timeout(Duration::from_secs(30)).expect("no refresh within 30 s");
+        let covers = micros(&event["watermark"]) >= play.played_at_ms * 1000;
+        let listed = event["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["span"] == "1h" && r["track_id"] == play.track_id.as_str());
+        if covers && listed {
+            break (at, event);
+        }
+    };
+    let delay = arrived.duration_since(seen);
+    assert!(delay < Duration::from_secs(5), "the play reached the feed after {delay:?}: {event}");
+
+    let (status, listing) = get(port, "/api/feeds").unwrap();
+    let listing: Value = serde_json::from_str(&listing).unwrap();
+    assert_eq!(status, 200);
+    let names: Vec<&str> = listing["feeds"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    for feed in ["top_tracks", "top_artists", "rising_tracks", "listening_clock", "playlist_churn", "new_releases"] {
+        assert!(names.contains(&feed), "{feed} missing from {names:?}");
+    }
+
+    // The dashboard, in a real browser, shows a track the simulator just played.
+    let latest = sim.truth().plays().into_iter().max().unwrap();
+    let screenshot = common::repo().join("target/dashboard.png");
+    let url = format!("http://127.0.0.1:{port}/");
+    let browser = python(&["browser", &url, &latest.track_id, screenshot.to_str().unwrap()]);
+    assert!(
+        browser.status.success(),
+        "browser: {}{}",
+        String::from_utf8_lossy(&browser.stdout),
+        String::from_utf8_lossy(&browser.stderr)
+    );
+
+    // After the run, the server lingers: a last scrape reads the counters the summary prints.
+    let lingering = log_rx.iter().any(|line| line.contains("serving its final metrics"));
+    assert!(lingering, "the run never reached its linger");
+    let scrape = python(&["metrics", &format!("http://127.0.0.1:{port}/metrics")]);
+    assert!(scrape.status.success(), "metrics: {}", String::from_utf8_lossy(&scrape.stderr));
+    let metrics: Value = serde_json::from_slice(&scrape.stdout).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = log_reader.join().unwrap();
+    let summary = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{summary}\n{log}");
+    let metric = |name: &str| metrics[name].as_f64().unwrap_or_else(|| panic!("{name} missing: {metrics}")) as u64;
+    assert_eq!(metric("tunestream_pages_total"), summary_number(&summary, "pages"));
+    assert_eq!(metric("tunestream_api_requests_total"), summary_number(&summary, "spotify"));
+    assert_eq!(metric("tunestream_rejected_lines_total"), summary_number(&summary, "rejected lines"));
+    assert_eq!(metric("tunestream_feed_refreshes_total"), summary_number(&summary, "feeds"));
+    for table in ["plays", "tracks", "track_artists"] {
+        let rows = metric(&format!("tunestream_rows_total{{table=\"{table}\"}}"));
+        assert_eq!(rows, summary_number(&summary, table), "{table}");
+        assert!(rows > 0, "{table}");
+    }
+    assert!(metric("tunestream_fetch_to_feed_seconds_count") > 0, "{metrics}");
+    sim.stop().await;
+}
