@@ -12,7 +12,7 @@ use crate::Error;
 use crate::page::{Checkpoint, CommitPoint};
 use crate::sink::{Prepared, SinkInput};
 use crate::store::Pending;
-use crate::telemetry::CommitStats;
+use crate::telemetry::{CommitStats, Counters};
 
 /// The pipeline's end of one sink's two channels.
 pub struct SinkLink {
@@ -60,7 +60,11 @@ impl Barrier {
         let mut state: Option<Checkpoint> = None;
         // The pipeline clock when the oldest uncommitted data arrived.
         let mut oldest_uncommitted: Option<i64> = None;
+        let counters = self.committer.as_ref().and_then(|c| c.counters().cloned());
         while let Some(item) = processed.recv().await {
+            if let Some(counters) = &counters {
+                self.record_queues(counters, processed.len());
+            }
             let (seq, clock) = (item.batch.seq, item.batch.clock_micros.unwrap_or(i64::MIN));
             let batch = Arc::new(item.batch);
             for sink in &self.sinks {
@@ -76,6 +80,12 @@ impl Barrier {
                         .is_none_or(|oldest| clock.saturating_sub(oldest) >= self.policy.max_delay_micros);
                     if due {
                         self.barrier(seq, true, state.take()).await?;
+                        if let (Some(counters), Some(oldest)) =
+                            (&counters, oldest_uncommitted.filter(|&t| t > i64::MIN))
+                        {
+                            let waited = chrono::Utc::now().timestamp_micros().saturating_sub(oldest).max(0);
+                            counters.fetch_to_commit.observe(std::time::Duration::from_micros(waited as u64));
+                        }
                         oldest_uncommitted = None;
                         Tail::Committed
                     } else {
@@ -105,6 +115,13 @@ impl Barrier {
         let mut stats = self.committer.as_ref().map(|c| c.stats().clone()).unwrap_or_default();
         stats.stopped_mid_stream = tail == Tail::MidStream;
         Ok(stats)
+    }
+
+    /// Sets the queue gauges: batches waiting for the barrier, and the fullest sink's inputs.
+    fn record_queues(&self, counters: &Counters, waiting: usize) {
+        crate::telemetry::set(&counters.queued_batches, waiting as u64);
+        let fullest = self.sinks.iter().map(|s| s.input.max_capacity() - s.input.capacity()).max().unwrap_or(0);
+        crate::telemetry::set(&counters.queued_sink_inputs, fullest as u64);
     }
 
     /// Asks every sink to make batch `seq` and all before it durable (`seal`: open files too),

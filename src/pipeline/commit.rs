@@ -70,6 +70,11 @@ impl Committer {
         self.counters = Some(counters);
     }
 
+    /// The run's live counters, when it keeps them.
+    pub fn counters(&self) -> Option<&Arc<Counters>> {
+        self.counters.as_ref()
+    }
+
     /// Completes a commit a crash interrupted (with `state_dir`), then removes the staged
     /// objects no commit will ever list. Call only while holding the store's lock.
     pub fn recover(stores: Vec<Arc<Store>>, state_dir: Option<&Path>) -> Result<Self, CommitError> {

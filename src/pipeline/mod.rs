@@ -34,8 +34,8 @@ use crate::config::Settings;
 use crate::decode::ReadSchemas;
 use crate::sink::feeds::{FeedsSettings, Published};
 use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
-use crate::source::SourceConfig;
-use crate::telemetry::{CommitStats, Counters, FeedSummary, Metrics, RunSummary, SourceSummary};
+use crate::source::{SourceConfig, replay};
+use crate::telemetry::{CommitStats, Counters, FeedSummary, Metrics, RunSummary, SourceSummary, progress};
 use crate::transform::{Feeds, Query, Transform, resolve_queries};
 use barrier::{Barrier, CommitPolicy};
 use process::ProcessStage;
@@ -106,6 +106,16 @@ pub async fn run_observed(
     let (counters, source_counters) = (observed.metrics.pipeline.clone(), observed.metrics.source.clone());
     let delivered = observed.metrics.delivery.clone();
     let capacity = settings.pipeline.channel_capacity;
+    // A long replay shows its progress; a live run has no end to measure against.
+    let progress_done = CancellationToken::new();
+    let progress = match &source {
+        SourceConfig::Replay(config) => {
+            let total = replay::list_files(config).ok().and_then(|inputs| replay::total_bytes(&inputs));
+            Some(tokio::spawn(progress::report(counters.clone(), total, progress_done.clone())))
+        }
+        SourceConfig::Spotify(_) => None,
+    };
+    let _stop_progress = progress_done.clone().drop_guard();
     let (page_tx, page_rx) = mpsc::channel(capacity);
     let (out_tx, out_rx) = mpsc::channel(capacity);
     // A replay reads while the queries are planned: reading needs no schema.
@@ -151,6 +161,10 @@ pub async fn run_observed(
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, committer, policy).run(out_rx));
     let committed = finish(source, process, sinks, barrier, &cancel).await;
+    progress_done.cancel();
+    if let Some(task) = progress {
+        let _ = task.await;
+    }
     for store in &stores {
         store.settle().await;
     }

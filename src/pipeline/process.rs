@@ -28,6 +28,8 @@ pub struct Processed {
     /// Input bytes; 0 for a live source's heartbeat, which carries no data.
     pub bytes: usize,
     pub commit_point: Option<CommitPoint>,
+    /// How long decode and transform took.
+    pub elapsed: std::time::Duration,
 }
 
 /// Decode and transform, `workers` micro-batches at a time.
@@ -73,6 +75,7 @@ impl ProcessStage {
                 }
             };
             if item.bytes > 0 {
+                self.counters.batch_seconds.observe(item.elapsed);
                 let rows = item
                     .batch
                     .outputs
@@ -104,12 +107,14 @@ async fn process(
         // A heartbeat, or the end of an input: only its clock and commit point matter.
         let id = Arc::from(batch.content_id());
         let sink_batch = SinkBatch { seq: batch.seq, id, clock_micros: clock, raw, ..SinkBatch::default() };
-        return Ok(Processed { batch: sink_batch, pages: 0, bytes: 0, commit_point });
+        let elapsed = std::time::Duration::ZERO;
+        return Ok(Processed { batch: sink_batch, pages: 0, bytes: 0, commit_point, elapsed });
     }
     if crate::fault::fires("process") {
         return Err(Error::Bug(format!("micro-batch {} failed on purpose ({})", batch.seq, crate::fault::FAULT_VAR)));
     }
     async move {
+        let started = std::time::Instant::now();
         let decoded = tokio::task::spawn_blocking(move || decode_batch(batch, &schemas))
             .await
             .map_err(|e| Error::Bug(format!("decode task failed: {e}")))??;
@@ -126,7 +131,7 @@ async fn process(
         let clock_micros = decoded.max_fetched_at().into_iter().chain(clock).max();
         let DecodedBatch { seq, id, pages, bytes, rejects, .. } = decoded;
         let batch = SinkBatch { seq, id, outputs, rejects, raw, clock_micros };
-        Ok(Processed { batch, pages, bytes, commit_point })
+        Ok(Processed { batch, pages, bytes, commit_point, elapsed: started.elapsed() })
     }
     .instrument(span)
     .await

@@ -93,7 +93,7 @@ fn batch(seq: u64, state: Option<&str>, harness: &Harness) -> Processed {
         CommitPoint::State(checkpoint)
     });
     let batch = SinkBatch { seq, clock_micros: Some(seq as i64), ..SinkBatch::default() };
-    Processed { batch, pages: 1, bytes: 100, commit_point }
+    Processed { batch, pages: 1, bytes: 100, commit_point, elapsed: std::time::Duration::ZERO }
 }
 
 fn saved_state(harness: &Harness) -> Option<String> {

@@ -14,6 +14,14 @@ pub struct Counters {
     /// Objects this run created in the sinks' stores, and their bytes.
     pub files_committed: AtomicU64,
     pub bytes_committed: AtomicU64,
+    /// Decode and transform of each micro-batch.
+    pub batch_seconds: super::Histogram,
+    /// From the fetch of the oldest page in a commit to the commit.
+    pub fetch_to_commit: super::Histogram,
+    /// Micro-batches transformed and waiting for the barrier (a gauge).
+    pub queued_batches: AtomicU64,
+    /// Inputs waiting in the fullest sink's channel (a gauge).
+    pub queued_sink_inputs: AtomicU64,
     rows_by_table: Mutex<BTreeMap<String, u64>>,
     /// When each table (the first segment of an object's key) last had an object committed,
     /// in microseconds since the epoch.

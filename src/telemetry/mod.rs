@@ -3,12 +3,15 @@
 mod counters;
 mod delivery;
 mod feeds;
+mod histogram;
 mod metrics;
+pub mod progress;
 mod summary;
 
 pub use counters::{CommitStats, Counters, SourceCounters, StoreCommits};
 pub use delivery::{Delivered, DeliveryCounters, DeliveryReport};
-pub use feeds::{FeedCounters, Histogram, HistogramSnapshot, LATENCY_BUCKETS};
+pub use feeds::FeedCounters;
+pub use histogram::{Histogram, HistogramSnapshot, LATENCY_BUCKETS};
 pub use metrics::{Metrics, prometheus_text};
 pub use summary::{FeedSummary, RunSummary, SourceSummary};
 

@@ -6,8 +6,10 @@
 //! S3 objects stream through a bounded buffer, the next one fetched while the current is read.
 
 mod config;
+mod size;
 
 pub use config::ReplayConfig;
+pub use size::total_bytes;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
