@@ -1,10 +1,12 @@
 //! The read-only HTTP server of `run`: the feeds as JSON and server-sent events, the
 //! dashboard page, Prometheus metrics, and health.
 //!
-//! Feeds come from a `watch` channel holding only the latest refresh, so a slow event-stream
-//! client skips refreshes instead of having them queued for it: nothing grows per client.
+//! Feeds come from a `watch` channel holding only the latest refresh; the event streams get
+//! each refresh through a short queue per client, and a client that stops reading is dropped
+//! (`events`).
 
 mod config;
+mod events;
 
 pub use config::{ServeSection, ServeSettings};
 
@@ -17,10 +19,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures::Stream;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +49,13 @@ pub struct ServeState {
     pub ready: Arc<AtomicBool>,
 }
 
+/// The handlers' state: what the pipeline shares, and the event-stream clients.
+#[derive(Clone)]
+struct Shared {
+    state: ServeState,
+    clients: events::Clients,
+}
+
 /// The server could not start: the user must free the port or pick another.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot listen on {addr} (serve.listen or --listen)")]
@@ -67,18 +75,22 @@ pub struct Server {
 pub async fn start(addr: SocketAddr, state: ServeState, cancel: CancellationToken) -> Result<Server, ServeError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError { addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError { addr, source })?;
-    let app = router(state);
+    let clients = events::Clients::default();
+    let fan_out = tokio::spawn(clients.clone().run(state.feeds.clone()));
+    let app = router(Shared { state, clients });
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await;
         if let Err(e) = served {
             tracing::warn!("HTTP server on {addr} stopped: {e}");
         }
+        // The fan-out ends with the refreshes, which end with the run.
+        let _ = fan_out.await;
     });
     tracing::info!("serving the dashboard on http://{addr}/ (feeds under /api/feeds, metrics on /metrics)");
     Ok(Server { addr, task })
 }
 
-fn router(state: ServeState) -> Router {
+fn router(state: Shared) -> Router {
     let mut router = Router::new();
     for (path, content_type, body) in ASSETS {
         router = router.route(path, get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }));
@@ -94,8 +106,8 @@ fn router(state: ServeState) -> Router {
         .with_state(state)
 }
 
-async fn list_feeds(State(state): State<ServeState>) -> Response {
-    let published = state.feeds.borrow().clone();
+async fn list_feeds(State(shared): State<Shared>) -> Response {
+    let published = shared.state.feeds.borrow().clone();
     let feeds: Vec<serde_json::Value> = published
         .feeds
         .iter()
@@ -110,39 +122,26 @@ async fn list_feeds(State(state): State<ServeState>) -> Response {
     json_response(body.to_string())
 }
 
-async fn one_feed(State(state): State<ServeState>, Path(name): Path<String>) -> Response {
-    let published = state.feeds.borrow().clone();
+async fn one_feed(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    let published = shared.state.feeds.borrow().clone();
     match feed_json(&published, &name) {
         Some(body) => json_response(body),
         None => not_found(&name),
     }
 }
 
-async fn feed_events(State(state): State<ServeState>, Path(name): Path<String>) -> Response {
-    if !state.feeds.borrow().feeds.contains_key(&name) && state.feeds.borrow().version > 0 {
+async fn feed_events(State(shared): State<Shared>, Path(name): Path<String>) -> Response {
+    let published = shared.state.feeds.borrow().clone();
+    if published.version > 0 && !published.feeds.contains_key(&name) {
         return not_found(&name);
     }
-    Sse::new(refreshes(state.feeds, name)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
+    let events = tokio_stream::wrappers::ReceiverStream::new(shared.clients.join(&name, &published));
+    let events = futures::StreamExt::map(events, Ok::<_, Infallible>);
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response()
 }
 
-/// Each refresh of feed `name` as one event, starting with the current one.
-fn refreshes(
-    mut feeds: watch::Receiver<Arc<Published>>,
-    name: String,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    async_stream::stream! {
-        feeds.mark_changed();
-        while feeds.changed().await.is_ok() {
-            let published = feeds.borrow_and_update().clone();
-            if let Some(body) = feed_json(&published, &name) {
-                yield Ok(Event::default().event("refresh").id(published.version.to_string()).data(body));
-            }
-        }
-    }
-}
-
-async fn metrics(State(state): State<ServeState>) -> Response {
-    match crate::telemetry::prometheus_text(&state.metrics) {
+async fn metrics(State(shared): State<Shared>) -> Response {
+    match crate::telemetry::prometheus_text(&shared.state.metrics) {
         Ok(text) => ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text)
             .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics (a bug in tunestream): {e}\n"))
@@ -150,8 +149,8 @@ async fn metrics(State(state): State<ServeState>) -> Response {
     }
 }
 
-async fn ready(State(state): State<ServeState>) -> Response {
-    if state.ready.load(Ordering::Relaxed) {
+async fn ready(State(shared): State<Shared>) -> Response {
+    if shared.state.ready.load(Ordering::Relaxed) {
         "ready\n".into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()

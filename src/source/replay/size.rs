@@ -47,7 +47,7 @@ mod tests {
         std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
         let inputs = [Input::File(plain), Input::File(gz)];
         assert_eq!(total_bytes(&inputs), Some(80 + 8000));
-        let s3 = Input::S3(crate::store::Location::parse("s3://b/p").unwrap());
+        let s3 = Input::S3(crate::store::Location::parse("s3://bucket/pages").unwrap());
         assert_eq!(total_bytes(&[inputs[0].clone(), s3]), None);
     }
 }
