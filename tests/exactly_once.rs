@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{BIN, has_staged_objects, lake_plays, lake_rows, repo, visible_files, wait_until};
+use common::{has_staged_objects, lake_plays, lake_rows, repo, visible_files, wait_until};
 use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
 use tunestream::source::simulator::{SimConfig, Simulator};
 use tunestream::source::synthetic::{EntryShape, playlist_pages};
@@ -47,7 +47,7 @@ fn write_input(dir: &Path) -> PathBuf {
 /// `tunestream replay INPUT --lake LAKE` with small micro-batches and files, so a run commits
 /// many files before it ends.
 fn replay(input: &Path, lake: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = common::bin();
     command
         .arg("replay")
         .arg(input)

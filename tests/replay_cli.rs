@@ -12,7 +12,7 @@ use tunestream::source::synthetic::{EntryShape, playlist_pages};
 
 mod common;
 
-use common::{BIN, has_staged_objects, repo, visible_files as files_below};
+use common::{has_staged_objects, repo, visible_files as files_below};
 
 fn replay(input: &Path, lake: &Path, extra_env: &[(&str, &str)]) -> Output {
     let out = replay_with(input, &repo().join("queries"), lake, extra_env);
@@ -22,7 +22,7 @@ fn replay(input: &Path, lake: &Path, extra_env: &[(&str, &str)]) -> Output {
 
 /// `tunestream replay` of `input` with the queries of `queries`, successful or not.
 fn replay_with(input: &Path, queries: &Path, lake: &Path, extra_env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
+    common::bin()
         .arg("replay")
         .arg(input)
         .arg("--lake")
@@ -165,11 +165,11 @@ fn a_broken_query_is_reported_with_its_file_before_any_data_is_read() {
     assert!(stderr.contains("bad.sql:3:"), "names file and line: {stderr}");
     assert!(!lake.exists(), "nothing was written");
 
-    let check = Command::new(BIN).args(["check", "--queries"]).arg(&queries).output().unwrap();
+    let check = common::bin().args(["check", "--queries"]).arg(&queries).output().unwrap();
     assert!(!check.status.success());
     assert!(String::from_utf8_lossy(&check.stderr).contains("bad.sql:3:"));
 
-    let ok = Command::new(BIN).args(["check", "--queries"]).arg(repo().join("queries")).output().unwrap();
+    let ok = common::bin().args(["check", "--queries"]).arg(repo().join("queries")).output().unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("7 tables and 3 views"));
 }
@@ -236,7 +236,7 @@ fn replay_holds_the_same_rows_as_the_duckdb_peer() {
 #[test]
 fn the_built_in_queries_run_where_there_is_no_queries_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
+    let out = common::bin()
         .current_dir(dir.path())
         .arg("replay")
         .arg(repo().join("samples"))

@@ -5,10 +5,10 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::{BIN, interrupt, lake_plays, repo, requests_sent, run, wait_until};
+use common::{interrupt, lake_plays, repo, requests_sent, run, wait_until};
 use tunestream::source::simulator::{SimConfig, Simulator};
 
 async fn log_in(sim: &Simulator, dir: &Path) {
@@ -53,7 +53,7 @@ async fn a_plan_over_the_daily_budget_is_refused_unless_forced() {
     // Two jobs every second: 172,800 requests a day against a budget of 1,000.
     let config = config_for(&sim, dir.path(), 1000);
 
-    let plan = Command::new(BIN).arg("--config").arg(&config).arg("plan").output().unwrap();
+    let plan = common::bin().arg("--config").arg(&config).arg("plan").output().unwrap();
     let table = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.status.success());
     assert!(
@@ -68,7 +68,7 @@ async fn a_plan_over_the_daily_budget_is_refused_unless_forced() {
     let account =
         serde_json::json!({"circuit_until_ms": until, "circuit_reason": "QUOTA_EXCEEDED", "requests_by_hour": {}});
     std::fs::write(dir.path().join("state/account.json"), account.to_string()).unwrap();
-    let plan = Command::new(BIN).arg("--config").arg(&config).arg("plan").output().unwrap();
+    let plan = common::bin().arg("--config").arg(&config).arg("plan").output().unwrap();
     let table = String::from_utf8_lossy(&plan.stdout);
     assert!(table.contains("circuit is open until") && table.contains("QUOTA_EXCEEDED"), "{table}");
     std::fs::remove_file(dir.path().join("state/account.json")).unwrap();
@@ -109,7 +109,7 @@ async fn sigint_drains_commits_the_state_and_exits_zero() {
 
     // The raw landing zone holds every page: replaying it rebuilds the same plays.
     let replayed = dir.path().join("replayed");
-    let out = Command::new(BIN)
+    let out = common::bin()
         .arg("replay")
         .arg(dir.path().join("lake/_raw"))
         .arg("--lake")
@@ -134,7 +134,7 @@ async fn auth_login_prints_the_url_receives_the_loopback_redirect_and_stores_tok
     let sim = Simulator::start(SimConfig::default(), 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(&sim, dir.path(), 1000);
-    let mut child = Command::new(BIN)
+    let mut child = common::bin()
         .arg("--config")
         .arg(&config)
         .args(["auth", "login", "--user", "bob", "--port", "0"])
@@ -205,7 +205,7 @@ fn the_embedded_demo_runs_and_a_second_run_resumes_where_the_first_stopped() {
     // plus the first job of the next user), then stops on SIGINT as Ctrl-C would.
     let demo = || {
         let before = requests_sent(dir.path());
-        let child = Command::new(BIN)
+        let child = common::bin()
             .args(["run", "--queries"])
             .arg(repo().join("queries"))
             .current_dir(dir.path())

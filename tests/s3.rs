@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use common::proxy::Proxy;
 use common::s3::{aws_env, bucket, download, endpoint, open_uploads, tool};
-use common::{BIN, lake_rows, repo, visible_files, wait_until};
+use common::{lake_rows, repo, visible_files, wait_until};
 use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
 use tunestream::source::simulator::{SimConfig, Simulator};
 
 /// `tunestream replay INPUTS --lake LAKE` against `endpoint`, output captured.
 fn replay(inputs: &[&str], lake: &str, endpoint: &str) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = common::bin();
     command.arg("replay").args(inputs).args(["--lake", lake, "--queries"]).arg(repo().join("queries"));
     aws_env(&mut command, endpoint).env("RUST_LOG", "warn").env_remove(FAULT_VAR);
     command

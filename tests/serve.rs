@@ -74,9 +74,14 @@ async fn feeds_events_metrics_and_the_dashboard_follow_a_live_run() {
     let dir = tempfile::tempdir().unwrap();
     common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
     let port = free_port();
-    let extra = format!("[serve]\nlisten = \"127.0.0.1:{port}\"\nlinger_secs = 8\n[feeds]\nmin_refresh_ms = 200\n");
-    let config = common::config_with_jobs(&sim, dir.path(), 200_000, &extra);
-    let mut child = common::run(&config).args(["--for", "30s"]).env("RUST_LOG", "tunestream=info").spawn().unwrap();
+    let extra = "[serve]\nlinger_secs = 8\n[feeds]\nmin_refresh_ms = 200\n";
+    let config = common::config_with_jobs(&sim, dir.path(), 200_000, extra);
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = common::run(&config)
+        .args(["--for", "30s", "--listen", &listen])
+        .env("RUST_LOG", "tunestream=info")
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (log_tx, log_rx) = mpsc::channel();
     let log_reader = std::thread::spawn(move || {

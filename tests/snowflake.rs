@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use arrow::datatypes::{DataType, TimeUnit};
-use common::{BIN, repo};
+use common::repo;
 use serde_json::Value;
 use tunestream::source::simulator::{SimConfig, Simulator};
 
@@ -34,7 +34,7 @@ warehouse = "ETL_WH"
     )
     .unwrap();
     let out = dir.join("rendered");
-    let rendered = Command::new(BIN)
+    let rendered = common::bin()
         .args(["--config", config.to_str().unwrap(), "snowflake", "render", "--check", "--out", out.to_str().unwrap()])
         .output()
         .unwrap();
@@ -49,7 +49,7 @@ fn render_check_names_each_file_and_placeholder_left_unset() {
     std::fs::write(&config, "[snowflake]\ndatabase = \"SPOTIFY\"\n").unwrap();
     let out = dir.path().join("out");
     let render = |check: bool| {
-        let mut command = Command::new(BIN);
+        let mut command = common::bin();
         command.args(["--config", config.to_str().unwrap(), "snowflake", "render", "--out", out.to_str().unwrap()]);
         command.args(check.then_some("--check")).output().unwrap()
     };
@@ -149,7 +149,7 @@ fn declared_tables() -> BTreeMap<String, Vec<(String, String)>> {
 fn the_raw_tables_declare_the_columns_and_types_the_lake_writes() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let replayed = Command::new(BIN)
+    let replayed = common::bin()
         .arg("replay")
         .arg(repo().join("samples/spotify_pages.ndjson"))
         .arg("--lake")
@@ -213,7 +213,7 @@ async fn merges_on_fakesnow_keep_one_row_per_key_match_the_plays_and_keep_artist
     assert!(sim.rename_artist(&artist, "Renamed Artist"));
     tokio::task::block_in_place(|| run_for(&config, &second, "3s"));
     // The first run's raw zone replayed: other files, the same rows.
-    let out = Command::new(BIN)
+    let out = common::bin()
         .arg("replay")
         .arg(first.join("_raw"))
         .arg("--lake")

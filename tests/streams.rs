@@ -10,8 +10,8 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use common::proxy::Proxy;
+use common::repo;
 use common::s3::aws_env;
-use common::{BIN, repo};
 use serde_json::{Value, json};
 use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
 use tunestream::source::simulator::{SimConfig, Simulator};
@@ -44,7 +44,7 @@ fn write_input(dir: &Path) -> Vec<String> {
 
 /// `tunestream replay` of `inputs` into a local lake, talking to AWS at `endpoint`.
 fn replay(inputs: &[String], dir: &Path, endpoint: &str, sinks: &[&str]) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = common::bin();
     command.arg("replay").args(inputs).arg("--lake").arg(dir.join("lake")).arg("--queries").arg(repo().join("queries"));
     command.args(sinks).env("TUNESTREAM__STATE_DIR", dir.join("state"));
     aws_env(&mut command, endpoint).env("RUST_LOG", "warn").env_remove(tunestream::fault::FAULT_VAR);

@@ -42,6 +42,14 @@ pub struct Reject {
     pub record: Vec<u8>,
 }
 
+impl Reject {
+    /// Why, in a word, for metrics: the line is not a page of a known kind (`envelope`), or it
+    /// is one whose content breaks the data contract (`content`).
+    pub fn reason(&self) -> &'static str {
+        if self.kind.is_some() { "content" } else { "envelope" }
+    }
+}
+
 /// A micro-batch after decoding: one record batch per kind that had pages.
 #[derive(Debug)]
 pub struct DecodedBatch {

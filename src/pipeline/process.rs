@@ -82,6 +82,8 @@ impl ProcessStage {
                     .iter()
                     .map(|o| (o.table.to_string(), o.batches.iter().map(|b| b.num_rows() as u64).sum()));
                 self.counters.record_batch(item.pages, item.bytes, item.batch.rejects.len(), rows);
+                let rejects = item.batch.rejects.iter().map(|r| (r.reason(), r.kind.map_or("unknown", |k| k.name())));
+                self.counters.record_rejects(rejects);
             }
             if out.send(item).await.is_err() {
                 break;

@@ -23,6 +23,8 @@ pub struct Counters {
     /// Inputs waiting in the fullest sink's channel (a gauge).
     pub queued_sink_inputs: AtomicU64,
     rows_by_table: Mutex<BTreeMap<String, u64>>,
+    /// Rejected lines by reason and page kind.
+    rejects_by_reason: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// When each table (the first segment of an object's key) last had an object committed,
     /// in microseconds since the epoch.
     last_commit_by_table: Mutex<BTreeMap<String, i64>>,
@@ -61,6 +63,18 @@ impl Counters {
 
     pub fn last_commit_by_table(&self) -> BTreeMap<String, i64> {
         self.last_commit_by_table.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Counts rejected lines by `(reason, kind)`.
+    pub fn record_rejects<'a>(&self, rejects: impl IntoIterator<Item = (&'static str, &'a str)>) {
+        let mut by_reason = self.rejects_by_reason.lock().unwrap_or_else(|e| e.into_inner());
+        for (reason, kind) in rejects {
+            *by_reason.entry((reason, kind.to_owned())).or_default() += 1;
+        }
+    }
+
+    pub fn rejects_by_reason(&self) -> BTreeMap<(&'static str, String), u64> {
+        self.rejects_by_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn rows_by_table(&self) -> BTreeMap<String, u64> {

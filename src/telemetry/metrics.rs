@@ -108,6 +108,12 @@ impl Collector for Scrape {
         counter(e, "pages", "Pages decoded.", read(&pipeline.pages))?;
         counter(e, "input_bytes", "Bytes of raw JSON decoded.", read(&pipeline.input_bytes))?;
         counter(e, "rejected_lines", "Raw lines rejected by decoding.", read(&pipeline.rejected_lines))?;
+        let rejects = pipeline
+            .rejects_by_reason()
+            .into_iter()
+            .map(|((reason, kind), n)| (vec![reason.to_owned(), kind], n as i64));
+        let help = "Rejected lines by reason (envelope: not a page of a known kind; content: breaks the data contract) and kind.";
+        labelled(e, MetricType::Counter, ("rejects", help), &["reason", "kind"], rejects)?;
         let rows = pipeline.rows_by_table().into_iter().map(|(table, n)| (vec![table], n as i64));
         labelled(e, MetricType::Counter, ("rows", "Rows written by each table's query."), &["table"], rows)?;
         counter(
@@ -186,5 +192,33 @@ impl Collector for Scrape {
             &feeds.fetch_to_feed.snapshot(),
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_names_counters_by_convention_and_labels_rejects_and_responses() {
+        let metrics = Arc::new(Metrics::default());
+        metrics.pipeline.record_batch(3, 1000, 2, [("plays".to_owned(), 7)]);
+        metrics.pipeline.record_rejects([("content", "recently_played"), ("envelope", "unknown")]);
+        metrics.source.record_response("https://api.spotify.com/v1/playlists/abc/items?offset=0", 429);
+        metrics.feeds.fetch_to_feed.observe(std::time::Duration::from_millis(120));
+        let text = prometheus_text(&metrics).unwrap();
+        for line in [
+            "tunestream_pages_total 3",
+            "tunestream_rows_total{table=\"plays\"} 7",
+            "tunestream_rejects_total{reason=\"content\",kind=\"recently_played\"} 1",
+            "tunestream_rejects_total{reason=\"envelope\",kind=\"unknown\"} 1",
+            "tunestream_api_responses_total{endpoint=\"/v1/playlists/{id}/items\",status=\"429\"} 1",
+            "tunestream_fetch_to_feed_seconds_bucket{le=\"0.2\"} 1",
+            "tunestream_fetch_to_feed_seconds_bucket{le=\"+Inf\"} 1",
+            "tunestream_fetch_to_feed_seconds_count 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

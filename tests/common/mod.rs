@@ -20,13 +20,21 @@ use tunestream::source::spotify::{self, Endpoints, JobConfig, LiveConfig, RetryP
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tunestream");
 
+/// The built binary, serving HTTP on a free port when it runs: tests run side by side, and
+/// would all want the default port.
+pub fn bin() -> Command {
+    let mut command = Command::new(BIN);
+    command.env("TUNESTREAM__SERVE__LISTEN", "127.0.0.1:0");
+    command
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `tunestream --config CONFIG run` with the repository's queries, output captured.
 pub fn run(config: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = bin();
     command
         .arg("--config")
         .arg(config)
