@@ -145,6 +145,12 @@ fn evict(batch: RecordBatch, cutoff_micros: i64) -> Result<RecordBatch, ArrowErr
 fn ingested_at(batch: &RecordBatch) -> Result<TimestampMicrosecondArray, ArrowError> {
     let column =
         batch.column_by_name(INGESTED_AT).ok_or_else(|| ArrowError::SchemaError(format!("no {INGESTED_AT}")))?;
+    // This runs for every retained batch at every micro-batch: a column already in
+    // microseconds is shared, not cast into a copy.
+    if let Some(micros) = column.as_any().downcast_ref::<TimestampMicrosecondArray>() {
+        // Instants in microseconds whatever the zone; without it, it compares with the cutoff.
+        return Ok(micros.clone().with_timezone_opt(None::<&str>));
+    }
     let micros = arrow::compute::cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
     micros
         .as_any()
