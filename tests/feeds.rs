@@ -139,7 +139,7 @@ fn batch(schemas: &[(String, SchemaRef)], seq: u64, plays: &[Value], clock: i64)
 async fn run(sink: FeedsSink, inputs: Vec<SinkInput>, published: &watch::Receiver<Arc<Published>>) -> Arc<Published> {
     let (tx, rx) = mpsc::channel(8);
     let (prepared_tx, _prepared_rx) = mpsc::channel(8);
-    let task = tokio::spawn(sink.run(rx, prepared_tx));
+    let task = tokio::spawn(sink.run(rx, prepared_tx, |_| {}));
     for input in inputs {
         tx.send(input).await.unwrap();
     }
@@ -170,6 +170,7 @@ async fn rows_leave_at_the_retention_edge_and_a_restart_resumes_from_the_snapsho
     let (feeds, published) = sink(&schemas, retention, state.path()).await;
     let resumed = run(feeds, Vec::new(), &published).await;
     assert_eq!(clock_plays(&resumed), 2, "the snapshot must bring the trends back");
+    assert_eq!(resumed.watermark_micros, Some(NOON), "the windows resume at the last clock, not the latest row");
 
     // One microsecond later the first row is out of the window; the second stays.
     let (feeds, published) = sink(&schemas, retention, state.path()).await;

@@ -12,6 +12,8 @@
 //! a string gives up; a container holding non-ASCII bytes is checked to be UTF-8 once at its end.
 //! Blocks holding a backslash, and the tail of the line, go byte by byte and check escapes.
 
+mod flat;
+
 use super::scan::GiveUp;
 
 const BLOCK: usize = 64;
@@ -143,6 +145,17 @@ struct Walk {
     high: bool,
 }
 
+/// A block's bits that [`Walk::array_run`] reads, outside strings unless named otherwise.
+struct Run {
+    opening_quotes: u64,
+    closing_quotes: u64,
+    commas: u64,
+    scalar: u64,
+    brackets: u64,
+    /// Colons and whitespace, which a run in an array may not hold.
+    irregular: u64,
+}
+
 enum Step {
     /// The container ends just before this index.
     Ended(usize),
@@ -154,6 +167,15 @@ enum Step {
 /// it is not JSON or the line ends first.
 pub fn container_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
     let mut walk = Walk { expect: expect::START, depth: 0, objects: 0, in_string: false, scalar_end: 0, high: false };
+    if bytes[start] == b'{'
+        && let Some(close) = flat::flat_object_end(bytes, start, &mut walk.high)
+    {
+        let end = close + 1;
+        if walk.high && std::str::from_utf8(&bytes[start..end]).is_err() {
+            return Err(GiveUp);
+        }
+        return Ok(end);
+    }
     let mut i = start;
     let end = loop {
         let step = match bytes.get(i..).and_then(<[u8]>::first_chunk::<BLOCK>) {
@@ -179,7 +201,7 @@ pub fn container_end(bytes: &[u8], start: usize) -> Result<usize, GiveUp> {
 }
 
 impl Walk {
-    /// Walks a block without backslashes: by bit operations when it lies inside an array, else
+    /// Walks a block without backslashes: the runs inside arrays by bit operations, the rest
     /// token by token.
     fn block(&mut self, bytes: &[u8], base: usize, masks: &Masks) -> Result<Step, GiveUp> {
         let carry = if self.in_string { u64::MAX } else { 0 };
@@ -191,42 +213,65 @@ impl Walk {
         let outside = !strings;
         let punctuation = masks.open | masks.close | masks.comma | masks.colon;
         let scalar = outside & !(punctuation | masks.quote | masks.whitespace);
-        let flat = (masks.open | masks.close | masks.colon | masks.whitespace) & outside == 0;
-        if flat && self.in_array() && self.scalar_end <= base {
-            self.array_block(bytes, base, masks.quote & strings, masks.quote & outside, masks.comma & outside, scalar)?;
-            return Ok(Step::Continue(base + BLOCK));
-        }
+        let run = Run {
+            opening_quotes: masks.quote & strings,
+            closing_quotes: masks.quote & outside,
+            commas: masks.comma & outside,
+            scalar,
+            brackets: (masks.open | masks.close) & outside,
+            irregular: (masks.colon | masks.whitespace) & outside,
+        };
         let mut tokens = (punctuation & outside) | (masks.quote & strings) | (scalar & !(scalar << 1));
         if self.scalar_end > base {
             // A number or literal from the block before runs into this one.
             tokens &= u64::MAX.checked_shl((self.scalar_end - base) as u32).unwrap_or(0);
+        } else if self.in_array() {
+            tokens = self.array_run(bytes, base, 0, &run, tokens)?;
         }
         while tokens != 0 {
-            let at = base + tokens.trailing_zeros() as usize;
+            let bit = tokens.trailing_zeros();
+            let at = base + bit as usize;
             tokens &= tokens - 1;
             if self.token(bytes, at)? {
                 return Ok(Step::Ended(at + 1));
+            }
+            if self.scalar_end > at + 1 {
+                // A value checked whole (a number, a literal, a flat object): its bytes are not
+                // tokens.
+                let past = self.scalar_end - base;
+                if past >= BLOCK {
+                    self.in_string = false;
+                    return Ok(Step::Continue(self.scalar_end));
+                }
+                tokens &= u64::MAX << past;
+            } else if self.expect == expect::ARRAY_VALUE_OR_CLOSE {
+                // Just inside a `[`.
+                tokens = self.array_run(bytes, base, bit + 1, &run, tokens)?;
             }
         }
         Ok(Step::Continue(base + BLOCK))
     }
 
-    /// A block inside an array holding, outside strings, only commas, numbers and literals (no
-    /// brackets, colons or whitespace): a run of `"AD","AE",` as `available_markets` has. With no
-    /// whitespace, what comes before a byte is the byte before it, so the grammar becomes which
-    /// bytes may precede which: a comma follows the end of a value, a value starts after a comma.
-    /// The first byte's predecessor is what [`Walk::expect`] says.
-    fn array_block(
-        &mut self,
-        bytes: &[u8],
-        base: usize,
-        opening_quotes: u64,
-        closing_quotes: u64,
-        commas: u64,
-        scalar: u64,
-    ) -> Result<(), GiveUp> {
-        let after_value = u64::from(self.expect == expect::ARRAY_NEXT);
-        let after_separator = u64::from(matches!(self.expect, expect::ARRAY_VALUE | expect::ARRAY_VALUE_OR_CLOSE));
+    /// Checks the run of an array from bit `from` of a block up to its next bracket by bit
+    /// operations, when the run holds, outside strings, only commas, numbers and literals (no
+    /// colons or whitespace): `"AD","AE",` as `available_markets` has. Returns `tokens` without
+    /// the run's; a run it cannot check is left to the token walk.
+    ///
+    /// With no whitespace, what comes before a byte is the byte before it, so the grammar becomes
+    /// which bytes may precede which: a comma follows the end of a value, a value starts after a
+    /// comma. The run's first byte's predecessor is what [`Walk::expect`] says.
+    fn array_run(&mut self, bytes: &[u8], base: usize, from: u32, run: &Run, tokens: u64) -> Result<u64, GiveUp> {
+        let Some(start) = u64::MAX.checked_shl(from) else { return Ok(tokens) };
+        let ahead = run.brackets & start;
+        let range = if ahead == 0 { start } else { start & ((1 << ahead.trailing_zeros()) - 1) };
+        if range == 0 || run.irregular & range != 0 {
+            return Ok(tokens);
+        }
+        let (opening_quotes, closing_quotes) = (run.opening_quotes & range, run.closing_quotes & range);
+        let (commas, scalar) = (run.commas & range, run.scalar & range);
+        let after_value = u64::from(self.expect == expect::ARRAY_NEXT) << from;
+        let after_separator =
+            u64::from(matches!(self.expect, expect::ARRAY_VALUE | expect::ARRAY_VALUE_OR_CLOSE)) << from;
         let scalar_starts = scalar & !(scalar << 1);
         let follow_values = ((closing_quotes | scalar) << 1) | after_value;
         let follow_commas = (commas << 1) | after_separator;
@@ -243,7 +288,7 @@ impl Walk {
             let last = 1u64 << (63 - significant.leading_zeros());
             self.expect = if commas & last != 0 { expect::ARRAY_VALUE } else { expect::ARRAY_NEXT };
         }
-        Ok(())
+        Ok(tokens & !range)
     }
 
     fn in_array(&self) -> bool {
@@ -270,7 +315,12 @@ impl Walk {
                 }
                 match b {
                     b'"' => self.in_string = true,
-                    b'{' | b'[' | b'}' | b']' | b',' | b':' => {}
+                    // A flat object checked whole is passed at once.
+                    b'{' => {
+                        i = self.scalar_end.max(i + 1);
+                        continue;
+                    }
+                    b'[' | b'}' | b']' | b',' | b':' => {}
                     _ => {
                         i = self.scalar_end;
                         continue;
@@ -302,6 +352,17 @@ impl Walk {
                     return Err(GiveUp);
                 }
                 let object = byte == b'{';
+                // The outermost object was tried whole before the walk started.
+                if object
+                    && self.depth > 0
+                    && let Some(close) = flat::flat_object_end(bytes, at, &mut self.high)
+                {
+                    // A value of the container open here.
+                    self.scalar_end = close + 1;
+                    let in_object = self.objects >> (self.depth - 1) & 1 == 1;
+                    self.expect = if in_object { expect::OBJECT_NEXT } else { expect::ARRAY_NEXT };
+                    return Ok(false);
+                }
                 self.objects = (self.objects & !(1 << self.depth)) | (u64::from(object) << self.depth);
                 self.depth += 1;
                 self.expect = if object { expect::OBJECT_KEY_OR_CLOSE } else { expect::ARRAY_VALUE_OR_CLOSE };

@@ -143,11 +143,11 @@ pub async fn run_observed(
         }
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
-        Ok::<_, Error>((outputs, sinks))
+        Ok::<_, Error>((outputs, sinks, specs))
     };
-    let (outputs, sinks, source) = match setup.await {
-        Ok((outputs, sinks)) => match source.start(source_counters.clone(), &cancel).await {
-            Ok(task) => (outputs, sinks, task),
+    let (outputs, sinks, specs, source) = match setup.await {
+        Ok((outputs, sinks, specs)) => match source.start(source_counters.clone(), &cancel).await {
+            Ok(task) => (outputs, sinks, specs, task),
             Err(e) => return Err(stop_after(e, &cancel, None, process).await),
         },
         Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process).await),
@@ -156,7 +156,7 @@ pub async fn run_observed(
     let stores = outputs.stores();
     let mut committer = outputs.committer;
     committer.count_into(counters.clone());
-    let (links, sinks) = sinks::start(sinks, capacity);
+    let (links, sinks) = sinks::start(sinks, capacity, &specs, &counters);
     observed.ready.store(true, Ordering::Relaxed);
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, committer, policy).run(out_rx));

@@ -19,10 +19,10 @@ use crate::sink::feeds::{FeedsSettings, FeedsSink};
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::lake::{LakeSink, TableSpec};
 use crate::sink::records::{Ledger, RecordSink, Service, default_partition_key, forget, ledger_path};
-use crate::sink::{Prepared, Sink, SinkConfig, SinkError, SinkInput};
+use crate::sink::{BlockingSink, Prepared, Sink, SinkBatch, SinkConfig, SinkError, SinkInput};
 use crate::sink::{firehose, kinesis};
 use crate::store::{Location, Store};
-use crate::telemetry::DeliveryCounters;
+use crate::telemetry::{Counters, DeliveryCounters};
 use crate::transform::{Feeds, resolve_feeds};
 use std::collections::BTreeMap;
 
@@ -107,9 +107,9 @@ pub async fn build(
         sinks.push(match config {
             SinkConfig::Lake(settings) => {
                 let built = LakeSink::new(settings.clone(), store()?, outputs.raw.clone(), tables.to_vec());
-                Sink::Lake(Box::new(built.map_err(|e| Error::Sink("lake", e))?))
+                Sink::Blocking(BlockingSink::Lake(Box::new(built.map_err(|e| Error::Sink("lake", e))?)))
             }
-            SinkConfig::Jsonl(jsonl) => Sink::Jsonl(JsonlSink::new(jsonl.clone(), store()?)),
+            SinkConfig::Jsonl(jsonl) => Sink::Blocking(BlockingSink::Jsonl(JsonlSink::new(jsonl.clone(), store()?))),
             SinkConfig::Firehose(firehose) => {
                 let service = firehose::connect(firehose).await.map_err(|message| refused(config, message))?;
                 record_sink(service, firehose.tables.clone(), BTreeMap::new(), lake, state_dir, delivered, cancel)?
@@ -166,7 +166,7 @@ fn record_sink(
     let ledger = Ledger::open(path).map_err(|e| Error::Sink(service.kind(), e))?;
     let sink =
         RecordSink::new(service, tables, partition_keys, lake.clone(), delivered.clone(), ledger, cancel.clone());
-    Ok(Sink::Records(Box::new(sink)))
+    Ok(Sink::Blocking(BlockingSink::Records(Box::new(sink))))
 }
 
 /// Deletes the ledgers of the record sinks in `settings`: a run ended with everything they
@@ -215,8 +215,14 @@ fn partition_keys(
     if problems.is_empty() { Ok(keys) } else { Err(SinkError::Schema(problems.join("\n"))) }
 }
 
-/// Starts one task per sink, each reading at most `capacity` inputs ahead.
-pub fn start(sinks: Vec<Sink>, capacity: usize) -> (Vec<SinkLink>, Vec<SinkTask>) {
+/// Starts one task per sink, each reading at most `capacity` inputs ahead and counting the
+/// rows it takes of `tables` into `counters`.
+pub fn start(
+    sinks: Vec<Sink>,
+    capacity: usize,
+    tables: &[TableSpec],
+    counters: &Arc<Counters>,
+) -> (Vec<SinkLink>, Vec<SinkTask>) {
     let mut links = Vec::with_capacity(sinks.len());
     let mut tasks = Vec::with_capacity(sinks.len());
     for sink in sinks {
@@ -224,13 +230,14 @@ pub fn start(sinks: Vec<Sink>, capacity: usize) -> (Vec<SinkLink>, Vec<SinkTask>
         let (input_tx, input_rx) = mpsc::channel(capacity);
         // One barrier is answered at a time: the barrier waits for every answer before the next.
         let (prepared_tx, prepared_rx) = mpsc::channel(1);
+        let rows = RowCount::new(&sink, tables, counters.clone());
         let task = match sink {
             // They encode and write files or call services synchronously: blocking work, each
             // on its own thread.
-            Sink::Lake(_) | Sink::Jsonl(_) | Sink::Records(_) => {
-                tokio::task::spawn_blocking(move || run_blocking(sink, input_rx, prepared_tx))
+            Sink::Blocking(sink) => {
+                tokio::task::spawn_blocking(move || run_blocking(sink, input_rx, prepared_tx, &rows))
             }
-            Sink::Feeds(feeds) => tokio::spawn(feeds.run(input_rx, prepared_tx)),
+            Sink::Feeds(feeds) => tokio::spawn(feeds.run(input_rx, prepared_tx, move |batch| rows.taken(batch))),
         };
         links.push(SinkLink { name, input: input_tx, prepared: prepared_rx });
         tasks.push(SinkTask { name, task });
@@ -238,17 +245,48 @@ pub fn start(sinks: Vec<Sink>, capacity: usize) -> (Vec<SinkLink>, Vec<SinkTask>
     (links, tasks)
 }
 
-/// Feeds a sink its inputs in order until they end; a failure ends the task and drops the
-/// channels, which the barrier sees.
-pub fn run_blocking(
-    mut sink: Sink,
+/// Counts the rows one sink took, by table, for the summary and metrics.
+struct RowCount {
+    label: String,
+    tables: Vec<String>,
+    counters: Arc<Counters>,
+}
+
+impl RowCount {
+    fn new(sink: &Sink, tables: &[TableSpec], counters: Arc<Counters>) -> Self {
+        let tables = tables.iter().map(|spec| spec.table.clone()).filter(|table| sink.takes(table)).collect();
+        Self { label: sink.label(), tables, counters }
+    }
+
+    /// Counts the rows of `batch` the sink took.
+    fn taken(&self, batch: &SinkBatch) {
+        let taken = batch.outputs.iter().filter(|output| self.tables.iter().any(|t| **t == *output.table));
+        let rows =
+            taken.map(|output| (output.table.as_ref(), output.batches.iter().map(|b| b.num_rows() as u64).sum()));
+        self.counters.record_sink_rows(&self.label, rows);
+    }
+}
+
+/// Feeds a sink its inputs in order until they end, counting the rows of each batch it wrote;
+/// a failure ends the task and drops the channels, which the barrier sees.
+fn run_blocking(
+    mut sink: BlockingSink,
     mut input: mpsc::Receiver<SinkInput>,
     prepared: mpsc::Sender<Prepared>,
+    rows: &RowCount,
 ) -> Result<(), SinkError> {
     while let Some(message) = input.blocking_recv() {
-        let span = tracing::debug_span!("sink", name = sink.name());
+        let span = tracing::debug_span!("sink", name = %rows.label);
         let _enter = span.enter();
-        if let Some(answer) = sink.handle(message)?
+        let batch = match &message {
+            SinkInput::Batch(batch) => Some(batch.clone()),
+            SinkInput::Barrier { .. } => None,
+        };
+        let answer = sink.handle(message)?;
+        if let Some(batch) = batch {
+            rows.taken(&batch);
+        }
+        if let Some(answer) = answer
             && prepared.blocking_send(answer).is_err()
         {
             break;

@@ -104,6 +104,11 @@ pub fn split_flag(value: &str) -> (&str, Option<Vec<String>>) {
     }
 }
 
+/// Whether a sink whose entry chose `tables` (`None`: every table) takes `table`.
+pub fn chosen(tables: Option<&[String]>, table: &str) -> bool {
+    tables.is_none_or(|tables| tables.iter().any(|t| t == table))
+}
+
 /// The problem of a sink entry's `tables`, if it has one; `at` names the entry.
 pub fn tables_problem(at: &str, tables: Option<&Vec<String>>) -> Option<String> {
     tables.is_some_and(Vec::is_empty).then(|| format!("{at}.tables is empty; leave it out to take every table"))
@@ -150,48 +155,72 @@ impl SinkConfig {
 
 /// The closed set of running sinks.
 pub enum Sink {
+    /// The sinks that write or call services synchronously, each on a blocking thread.
+    Blocking(BlockingSink),
+    /// The trend feeds over the recent rows (`run` only): an async task of its own
+    /// ([`feeds::FeedsSink::run`]), since it refreshes between inputs.
+    Feeds(Box<feeds::FeedsSink>),
+}
+
+/// The sinks that run on a blocking thread, one input at a time.
+pub enum BlockingSink {
     /// Tables, raw zone and rejects in a Parquet lake (always present).
     Lake(Box<lake::LakeSink>),
     /// JSON lines of chosen tables.
     Jsonl(jsonl::JsonlSink),
     /// JSON records of chosen tables through Firehose or into a Kinesis data stream.
     Records(Box<records::RecordSink>),
-    /// The trend feeds over the recent rows (`run` only); it runs as a task of its own
-    /// ([`feeds::FeedsSink::run`]), since it refreshes between inputs.
-    Feeds(Box<feeds::FeedsSink>),
 }
 
 impl Sink {
-    /// The name errors and the summary use.
+    /// The name errors use.
     pub fn name(&self) -> &'static str {
         match self {
-            Sink::Lake(_) => "lake",
-            Sink::Jsonl(_) => "jsonl",
-            Sink::Records(records) => records.kind(),
+            Sink::Blocking(BlockingSink::Lake(_)) => "lake",
+            Sink::Blocking(BlockingSink::Jsonl(_)) => "jsonl",
+            Sink::Blocking(BlockingSink::Records(records)) => records.kind(),
             Sink::Feeds(_) => "feeds",
         }
     }
 
-    /// Handles one input of a sink that runs on a blocking thread; a barrier returns what the
-    /// sink prepared.
+    /// The name the summary and metrics count rows under: the kind, and where it writes when
+    /// several sinks of the kind may run (`jsonl:out`, `firehose:stream`).
+    pub fn label(&self) -> String {
+        match self {
+            Sink::Blocking(BlockingSink::Jsonl(jsonl)) => format!("jsonl:{}", jsonl.root()),
+            Sink::Blocking(BlockingSink::Records(records)) => records.label().to_owned(),
+            Sink::Blocking(BlockingSink::Lake(_)) | Sink::Feeds(_) => self.name().to_owned(),
+        }
+    }
+
+    /// Whether the sink takes the rows of `table`.
+    pub fn takes(&self, table: &str) -> bool {
+        match self {
+            Sink::Blocking(BlockingSink::Lake(_)) => true,
+            Sink::Blocking(BlockingSink::Jsonl(jsonl)) => jsonl.wants(table),
+            Sink::Blocking(BlockingSink::Records(records)) => records.wants(table),
+            Sink::Feeds(feeds) => feeds.reads(table),
+        }
+    }
+}
+
+impl BlockingSink {
+    /// Handles one input; a barrier returns what the sink prepared.
     pub fn handle(&mut self, input: SinkInput) -> Result<Option<Prepared>, SinkError> {
-        let not_blocking = || SinkError::Bug("the feeds sink runs on a task of its own".to_owned());
         match input {
             SinkInput::Batch(batch) => {
                 match self {
-                    Sink::Lake(lake) => lake.write(&batch)?,
-                    Sink::Jsonl(jsonl) => jsonl.write(&batch)?,
-                    Sink::Records(records) => records.write(&batch)?,
-                    Sink::Feeds(_) => return Err(not_blocking()),
+                    BlockingSink::Lake(lake) => lake.write(&batch)?,
+                    BlockingSink::Jsonl(jsonl) => jsonl.write(&batch)?,
+                    BlockingSink::Records(records) => records.write(&batch)?,
                 }
                 Ok(None)
             }
             SinkInput::Barrier { seq, seal } => {
                 let objects = match self {
-                    Sink::Lake(lake) => lake.prepare(seal)?,
-                    Sink::Jsonl(jsonl) => jsonl.prepare(seal)?,
-                    Sink::Records(records) => records.prepare(),
-                    Sink::Feeds(_) => return Err(not_blocking()),
+                    BlockingSink::Lake(lake) => lake.prepare(seal)?,
+                    BlockingSink::Jsonl(jsonl) => jsonl.prepare(seal)?,
+                    BlockingSink::Records(records) => records.prepare(),
                 };
                 Ok(Some(Prepared { seq, objects }))
             }

@@ -23,6 +23,8 @@ pub struct Counters {
     /// Inputs waiting in the fullest sink's channel (a gauge).
     pub queued_sink_inputs: AtomicU64,
     rows_by_table: Mutex<BTreeMap<String, u64>>,
+    /// Rows each sink took, by sink label and table.
+    rows_by_sink: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     /// Rejected lines by reason and page kind.
     rejects_by_reason: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// When each table (the first segment of an object's key) last had an object committed,
@@ -75,6 +77,19 @@ impl Counters {
 
     pub fn rejects_by_reason(&self) -> BTreeMap<(&'static str, String), u64> {
         self.rejects_by_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Counts the rows `sink` took of each table.
+    pub fn record_sink_rows<'a>(&self, sink: &str, rows: impl IntoIterator<Item = (&'a str, u64)>) {
+        let mut by_sink = self.rows_by_sink.lock().unwrap_or_else(|e| e.into_inner());
+        let tables = by_sink.entry(sink.to_owned()).or_default();
+        for (table, n) in rows {
+            *tables.entry(table.to_owned()).or_default() += n;
+        }
+    }
+
+    pub fn rows_by_sink(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.rows_by_sink.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn rows_by_table(&self) -> BTreeMap<String, u64> {

@@ -10,6 +10,8 @@ pub struct FeedCounters {
     pub refreshes: AtomicU64,
     pub failed_refreshes: AtomicU64,
     pub evicted_rows: AtomicU64,
+    /// Repeated sightings of a row dropped at compaction.
+    pub repeated_rows: AtomicU64,
     /// Rows held now (a gauge).
     pub retained_rows: AtomicU64,
     /// How long each refresh took.

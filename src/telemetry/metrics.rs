@@ -116,6 +116,12 @@ impl Collector for Scrape {
         labelled(e, MetricType::Counter, ("rejects", help), &["reason", "kind"], rejects)?;
         let rows = pipeline.rows_by_table().into_iter().map(|(table, n)| (vec![table], n as i64));
         labelled(e, MetricType::Counter, ("rows", "Rows written by each table's query."), &["table"], rows)?;
+        let by_sink = pipeline
+            .rows_by_sink()
+            .into_iter()
+            .flat_map(|(sink, tables)| tables.into_iter().map(move |(table, n)| (vec![sink.clone(), table], n as i64)));
+        let help = "Rows each sink took of each table: written to its files, sent to its stream, or kept by the feeds.";
+        labelled(e, MetricType::Counter, ("sink_rows", help), &["sink", "table"], by_sink)?;
         counter(
             e,
             "files_committed",
@@ -183,6 +189,8 @@ impl Collector for Scrape {
             read(&feeds.failed_refreshes),
         )?;
         counter(e, "feed_evicted_rows", "Rows that left the feeds' retention window.", read(&feeds.evicted_rows))?;
+        let help = "Repeated sightings of a row (overlapping pulls) dropped when the feeds compacted.";
+        counter(e, "feed_repeated_rows", help, read(&feeds.repeated_rows))?;
         gauge(e, "feed_retained_rows", "Rows the feeds hold now.", read(&feeds.retained_rows))?;
         histogram(e, "feed_refresh", "Time one refresh of every feed took.", &feeds.refresh.snapshot())?;
         histogram(

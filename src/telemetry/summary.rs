@@ -17,6 +17,8 @@ pub struct RunSummary {
     /// Where rejected lines were written, when there were any.
     pub rejected_dir: Option<String>,
     pub rows_by_table: BTreeMap<String, u64>,
+    /// Rows each sink took, by sink and table.
+    pub rows_by_sink: BTreeMap<String, BTreeMap<String, u64>>,
     /// What the commits of every sink did.
     pub committed: CommitStats,
     /// The lake's root, as the store names it.
@@ -36,6 +38,7 @@ pub struct FeedSummary {
     pub failed_refreshes: u64,
     pub retained_rows: u64,
     pub evicted_rows: u64,
+    pub repeated_rows: u64,
     pub fetch_to_feed: HistogramSnapshot,
     pub refresh: HistogramSnapshot,
 }
@@ -47,6 +50,7 @@ impl From<&FeedCounters> for FeedSummary {
             failed_refreshes: Counters::get(&c.failed_refreshes),
             retained_rows: Counters::get(&c.retained_rows),
             evicted_rows: Counters::get(&c.evicted_rows),
+            repeated_rows: Counters::get(&c.repeated_rows),
             fetch_to_feed: c.fetch_to_feed.snapshot(),
             refresh: c.refresh.snapshot(),
         }
@@ -59,8 +63,8 @@ impl fmt::Display for FeedSummary {
             |h: &HistogramSnapshot, q: f64| h.quantile_bound(q).map_or_else(|| "-".to_owned(), |s| format!("≤ {s} s"));
         writeln!(
             f,
-            "  feeds            {} refreshes ({} failed), {} rows held, {} evicted",
-            self.refreshes, self.failed_refreshes, self.retained_rows, self.evicted_rows
+            "  feeds            {} refreshes ({} failed), {} rows held, {} evicted, {} repeated sightings dropped",
+            self.refreshes, self.failed_refreshes, self.retained_rows, self.evicted_rows, self.repeated_rows
         )?;
         writeln!(
             f,
@@ -154,6 +158,7 @@ impl RunSummary {
             rejected_lines,
             rejected_dir: (rejected_lines > 0).then_some(rejected_dir),
             rows_by_table: counters.rows_by_table(),
+            rows_by_sink: counters.rows_by_sink(),
             committed,
             lake_root,
             source: None,
@@ -186,6 +191,10 @@ impl fmt::Display for RunSummary {
         writeln!(f, "  rows             {} ({:.0} rows/s)", self.total_rows(), self.total_rows() as f64 / secs)?;
         for (table, rows) in &self.rows_by_table {
             writeln!(f, "    {table:<20} {rows}")?;
+        }
+        for (sink, tables) in &self.rows_by_sink {
+            let each: Vec<String> = tables.iter().map(|(table, rows)| format!("{table} {rows}")).collect();
+            writeln!(f, "  sink rows        {sink}: {} ({})", tables.values().sum::<u64>(), each.join(", "))?;
         }
         if self.committed.stopped_mid_stream {
             writeln!(f, "  stopped early    rows after the last commit are not in the lake; run again to finish them")?;

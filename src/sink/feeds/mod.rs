@@ -4,10 +4,11 @@
 //! state directory lets a restart resume them.
 
 mod config;
+mod sightings;
 mod state;
 
 pub use config::{FeedsSection, FeedsSettings, parse_duration};
-pub use state::{INGESTED_AT, Retained};
+pub use state::{Dropped, INGESTED_AT, Retained};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -82,7 +83,9 @@ impl FeedsSink {
         if restored > 0 {
             tracing::info!(rows = restored, dir = %snapshot_dir.display(), "feeds: resumed from the snapshot");
         }
-        let watermark = retained.latest_ingested();
+        // The clock may have moved past the latest row (a live source ticks without new
+        // rows): the windows resume where they stood.
+        let watermark = retained.latest_ingested().max(state::load_clock(&snapshot_dir));
         let pending_since = (restored > 0).then_some(watermark).flatten();
         Self {
             feeds,
@@ -99,6 +102,11 @@ impl FeedsSink {
         }
     }
 
+    /// Whether the feeds read the rows of `table`.
+    pub fn reads(&self, table: &str) -> bool {
+        self.feeds.inputs().iter().any(|t| t == table)
+    }
+
     /// Keeps the rows of `batch` the feeds read and evicts what fell out of the window.
     pub fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
         for output in &batch.outputs {
@@ -109,9 +117,11 @@ impl FeedsSink {
             self.pending_since.get_or_insert(clock);
         }
         if let Some(watermark) = self.watermark {
-            let cutoff = watermark - self.settings.retention.as_micros() as i64;
-            let evicted = self.retained.evict_and_compact(cutoff)?;
-            crate::telemetry::add(&self.counters.evicted_rows, evicted as u64);
+            let retention = self.settings.retention.as_micros() as i64;
+            let slice = retention / sightings::SLICES_PER_RETENTION;
+            let dropped = self.retained.evict_and_compact(watermark - retention, slice)?;
+            crate::telemetry::add(&self.counters.evicted_rows, dropped.evicted as u64);
+            crate::telemetry::add(&self.counters.repeated_rows, dropped.repeated as u64);
         }
         crate::telemetry::set(&self.counters.retained_rows, self.retained.rows() as u64);
         self.changed_since_snapshot = true;
@@ -189,9 +199,13 @@ impl FeedsSink {
             return Ok(());
         }
         let started = Instant::now();
-        let tables = self.retained.clone();
+        let (tables, watermark) = (self.retained.clone(), self.watermark);
         let dir = self.snapshot_dir.clone();
-        tokio::task::spawn_blocking(move || tables.save(&dir))
+        let save = move || {
+            tables.save(&dir)?;
+            watermark.map_or(Ok(()), |clock| state::save_clock(&dir, clock))
+        };
+        tokio::task::spawn_blocking(save)
             .await
             .map_err(|e| SinkError::Bug(format!("feeds snapshot task failed: {e}")))??;
         self.last_snapshot = Instant::now();
@@ -201,18 +215,23 @@ impl FeedsSink {
     }
 
     /// Takes inputs until they end, refreshing between them when due, and answers barriers
-    /// (with no objects: feeds commit nothing). Ends with a final refresh and snapshot.
+    /// (with no objects: feeds commit nothing); `taken` sees each batch once its rows are kept.
+    /// Ends with a final refresh and snapshot.
     pub async fn run(
         mut self,
         mut input: mpsc::Receiver<SinkInput>,
         prepared: mpsc::Sender<Prepared>,
+        taken: impl Fn(&SinkBatch),
     ) -> Result<(), SinkError> {
         loop {
             let due = self.refresh_due();
             tokio::select! {
                 message = input.recv() => match message {
                     None => break,
-                    Some(SinkInput::Batch(batch)) => self.write(&batch)?,
+                    Some(SinkInput::Batch(batch)) => {
+                        self.write(&batch)?;
+                        taken(&batch);
+                    }
                     Some(SinkInput::Barrier { seq, .. }) => {
                         // Only when due: a snapshot of many rows takes a while, and seals are
                         // frequent; the end of the run always writes one.

@@ -16,6 +16,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::sightings::keep_sightings;
 use crate::sink::SinkError;
 
 /// The column rows are evicted by. Every output table has it (the lake partitions by it).
@@ -24,6 +25,15 @@ pub const INGESTED_AT: &str = "_ingested_at";
 /// A table's batches are concatenated into one once it holds more than this many: a refresh
 /// then scans a few large batches, not one small batch per micro-batch.
 const COMPACT_AFTER_BATCHES: usize = 16;
+
+/// Rows dropped by one eviction and compaction.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    /// Ingested before the retention window.
+    pub evicted: usize,
+    /// Repeated sightings of a row kept once per slice.
+    pub repeated: usize,
+}
 
 /// The retained rows of every table the feeds read. Clones share the batches.
 #[derive(Debug, Default, Clone)]
@@ -52,26 +62,31 @@ impl Retained {
     }
 
     /// Drops every row ingested before `cutoff_micros`, then compacts tables holding many
-    /// batches. Returns the rows dropped.
-    pub fn evict_and_compact(&mut self, cutoff_micros: i64) -> Result<usize, SinkError> {
-        let mut evicted = 0;
+    /// batches, keeping one sighting of a repeated row per `slice_micros`
+    /// ([`super::sightings`]).
+    pub fn evict_and_compact(&mut self, cutoff_micros: i64, slice_micros: i64) -> Result<Dropped, SinkError> {
+        let mut dropped = Dropped::default();
         for (name, table) in &mut self.tables {
             let failed = |e: ArrowError| SinkError::Bug(format!("feeds: cannot evict from {name}: {e}"));
             let mut kept = Vec::with_capacity(table.batches.len());
             for batch in table.batches.drain(..) {
                 let before = batch.num_rows();
                 let batch = evict(batch, cutoff_micros).map_err(failed)?;
-                evicted += before - batch.num_rows();
+                dropped.evicted += before - batch.num_rows();
                 if batch.num_rows() > 0 {
                     kept.push(batch);
                 }
             }
             if kept.len() > COMPACT_AFTER_BATCHES {
-                kept = vec![concat_batches(&table.schema, &kept).map_err(failed)?];
+                let all = concat_batches(&table.schema, &kept).map_err(failed)?;
+                let times = ingested_at(&all).map_err(failed)?;
+                let once = keep_sightings(&all, &times, slice_micros).map_err(failed)?;
+                dropped.repeated += all.num_rows() - once.num_rows();
+                kept = vec![once];
             }
             table.batches = kept;
         }
-        Ok(evicted)
+        Ok(dropped)
     }
 
     /// Every table with its batches, for a refresh.
@@ -123,6 +138,27 @@ impl Retained {
         }
         skipped
     }
+}
+
+/// The file beside the snapshots that holds the event clock they were taken at.
+const CLOCK_FILE: &str = "clock";
+
+/// Writes the event clock `watermark_micros` to `<dir>/clock`, replaced atomically.
+pub fn save_clock(dir: &Path, watermark_micros: i64) -> Result<(), SinkError> {
+    let path = dir.join(CLOCK_FILE);
+    crate::fs::write_atomic(&path, watermark_micros.to_string().as_bytes(), false)
+        .map_err(|(path, source)| SinkError::Io { path, source })
+}
+
+/// The event clock saved in `dir`, if one was and it reads as one.
+pub fn load_clock(dir: &Path) -> Option<i64> {
+    let path = dir.join(CLOCK_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    let clock = text.trim().parse().ok();
+    if clock.is_none() {
+        tracing::warn!(path = %path.display(), "feeds: the saved clock is not a number; the latest row's time is used");
+    }
+    clock
 }
 
 fn snapshot_path(dir: &Path, table: &str) -> PathBuf {
@@ -223,10 +259,10 @@ mod tests {
         let mut retained = Retained::new([("t".to_owned(), schema())]);
         retained.append("t", &[batch(&[(1, 100), (2, 200), (3, 300)]), batch(&[(4, 50)]), batch(&[(5, 400)])]);
         retained.append("not_read", &[batch(&[(9, 1)])]);
-        assert_eq!(retained.evict_and_compact(200).unwrap(), 2);
+        assert_eq!(retained.evict_and_compact(200, 1).unwrap().evicted, 2);
         assert_eq!(values(&retained), [2, 3, 5]);
         assert_eq!(retained.batches(), 2, "a batch wholly before the cutoff is dropped");
-        assert_eq!(retained.evict_and_compact(401).unwrap(), 3);
+        assert_eq!(retained.evict_and_compact(401, 1).unwrap().evicted, 3);
         assert_eq!(retained.rows(), 0);
     }
 
@@ -236,9 +272,21 @@ mod tests {
         for i in 0..=COMPACT_AFTER_BATCHES as i64 {
             retained.append("t", &[batch(&[(i, 1_000 + i)])]);
         }
-        retained.evict_and_compact(0).unwrap();
+        retained.evict_and_compact(0, 1).unwrap();
         assert_eq!(retained.batches(), 1);
         assert_eq!(retained.rows(), COMPACT_AFTER_BATCHES + 1);
+    }
+
+    #[test]
+    fn repeated_sightings_are_dropped_at_compaction() {
+        let mut retained = Retained::new([("t".to_owned(), schema())]);
+        for i in 0..=COMPACT_AFTER_BATCHES as i64 {
+            retained.append("t", &[batch(&[(-1, 1_000 + i), (i, 1_000 + i)])]);
+        }
+        let dropped = retained.evict_and_compact(0, 1_000_000).unwrap();
+        // Row -1 keeps its first and latest sighting; every other value was seen once.
+        assert_eq!(dropped.repeated, COMPACT_AFTER_BATCHES - 1);
+        assert_eq!(retained.rows(), COMPACT_AFTER_BATCHES + 3);
     }
 
     #[test]

@@ -32,8 +32,14 @@ impl JsonlSink {
         Self { store, tables: settings.tables, open: BTreeMap::new(), lines: Vec::new() }
     }
 
-    fn wants(&self, table: &str) -> bool {
-        self.tables.as_ref().is_none_or(|tables| tables.iter().any(|t| t == table))
+    /// Whether the sink writes the rows of `table`.
+    pub fn wants(&self, table: &str) -> bool {
+        super::chosen(self.tables.as_deref(), table)
+    }
+
+    /// The directory it writes to, as its store names it.
+    pub fn root(&self) -> String {
+        self.store.root()
     }
 
     /// Appends the chosen tables of `batch` to their open files.

@@ -50,8 +50,7 @@ pub fn encode_records(
     lines: &mut Vec<u8>,
 ) -> Result<Vec<Record>, SinkError> {
     let mut records = Vec::new();
-    let wanted = |table: &str| tables.is_none_or(|tables| tables.iter().any(|t| t == table));
-    for output in batch.outputs.iter().filter(|o| wanted(&o.table)) {
+    for output in batch.outputs.iter().filter(|o| super::chosen(tables, &o.table)) {
         let key_column = keys.and_then(|keys| keys.get(output.table.as_ref()));
         for part in &output.batches {
             lines.clear();
@@ -186,6 +185,16 @@ impl RecordSink {
     /// Everything written so far was delivered by `write`; hands over the staged rejects.
     pub fn prepare(&mut self) -> Vec<Pending> {
         std::mem::take(&mut self.sealed)
+    }
+
+    /// Whether the sink sends the rows of `table`.
+    pub fn wants(&self, table: &str) -> bool {
+        super::chosen(self.tables.as_deref(), table)
+    }
+
+    /// `kind:stream`, as the summary and metrics name the sink.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// `firehose` or `kinesis`.
