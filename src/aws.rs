@@ -100,17 +100,7 @@ where
             _ => format!("HTTP {status}"),
         };
     }
-    let mut text = err.to_string();
-    let mut cause = std::error::Error::source(err);
-    while let Some(error) = cause {
-        let part = error.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = error.source();
-    }
-    text
+    crate::error_chain(err)
 }
 
 /// Whether a per-record error code (Firehose, Kinesis) or a call's error code means "slow down".

@@ -1,4 +1,5 @@
-//! Who must act on an error: the user, an external service, or tunestream's developers.
+//! Who must act on an error: the user, an external service, or tunestream's developers; and an
+//! error's chain of causes on one line, for logs.
 
 /// Who has to act on an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,4 +41,20 @@ impl Blame {
             Blame::Bug => "This is a bug in tunestream; please report it with the message above.",
         }
     }
+}
+
+/// `error` and its causes on one line, `: `-separated, leaving out a cause whose text the line
+/// already holds (many errors repeat their source's message).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let part = error.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = error.source();
+    }
+    text
 }

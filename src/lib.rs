@@ -24,7 +24,7 @@ pub mod store;
 pub mod telemetry;
 pub mod transform;
 
-pub use blame::Blame;
+pub use blame::{Blame, error_chain};
 
 /// Any error a tunestream command can end with.
 #[derive(Debug, thiserror::Error)]

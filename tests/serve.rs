@@ -74,8 +74,13 @@ async fn feeds_events_metrics_and_the_dashboard_follow_a_live_run() {
     let dir = tempfile::tempdir().unwrap();
     common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
     let port = free_port();
-    let extra = "[serve]\nlinger_secs = 8\n[feeds]\nmin_refresh_ms = 200\n";
-    let config = common::config_with_jobs(&sim, dir.path(), 200_000, extra);
+    // A JSON-lines sink of the plays only: its rows are counted apart from the lake's.
+    let jsonl = dir.path().join("jsonl");
+    let extra = format!(
+        "[serve]\nlinger_secs = 8\n[feeds]\nmin_refresh_ms = 200\n[[sinks]]\ntype = \"jsonl\"\npath = \"{}\"\ntables = [\"plays\"]\n",
+        jsonl.display()
+    );
+    let config = common::config_with_jobs(&sim, dir.path(), 200_000, &extra);
     let listen = format!("127.0.0.1:{port}");
     let mut child = common::run(&config)
         .args(["--for", "30s", "--listen", &listen])
@@ -170,5 +175,26 @@ async fn feeds_events_metrics_and_the_dashboard_follow_a_live_run() {
         assert!(rows > 0, "{table}");
     }
     assert!(metric("tunestream_fetch_to_feed_seconds_count") > 0, "{metrics}");
+
+    // Rows per sink: the lake takes every table, the jsonl sink only the plays, each row of which
+    // is a line of its committed files.
+    let sink_rows = |sink: &str, table: &str| {
+        metrics.get(format!("tunestream_sink_rows_total{{sink=\"{sink}\",table=\"{table}\"}}"))
+    };
+    let line = summary.lines().find(|l| l.contains("sink rows") && l.contains("jsonl:")).expect("a jsonl sink line");
+    let (label, counts) = line.trim_start().trim_start_matches("sink rows").trim().rsplit_once(": ").unwrap();
+    let plays = metric("tunestream_rows_total{table=\"plays\"}");
+    assert_eq!(counts, format!("{plays} (plays {plays})"), "{line}");
+    assert_eq!(sink_rows(label, "plays").and_then(Value::as_f64), Some(plays as f64), "{metrics}");
+    assert!(sink_rows(label, "tracks").is_none(), "the jsonl sink took tracks: {metrics}");
+    let tracks = metric("tunestream_rows_total{table=\"tracks\"}");
+    assert_eq!(sink_rows("lake", "tracks").and_then(Value::as_f64), Some(tracks as f64), "{metrics}");
+    let written: usize = std::fs::read_dir(jsonl.join("plays"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "jsonl"))
+        .map(|path| std::fs::read_to_string(path).unwrap().lines().count())
+        .sum();
+    assert_eq!(written as u64, plays, "lines in {}", jsonl.display());
     sim.stop().await;
 }

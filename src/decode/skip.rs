@@ -10,6 +10,8 @@
 //! open containers, so the bytes inside strings are never looked at one by one. Numbers and
 //! literals are checked against the JSON grammar where they start; a raw control character inside
 //! a string gives up; a container holding non-ASCII bytes is checked to be UTF-8 once at its end.
+//! Two shapes skip the token visits: a run inside an array up to its next bracket (`"AD","AE",`)
+//! and a flat object (`{"height":640,"url":"…"}`, [`flat`]) are checked whole by bit operations.
 //! Blocks holding a backslash, and the tail of the line, go byte by byte and check escapes.
 
 mod flat;

@@ -147,7 +147,7 @@ impl FeedsSink {
             Ok(outputs) => outputs,
             Err(e) => {
                 crate::telemetry::add(&self.counters.failed_refreshes, 1);
-                tracing::warn!("feeds: refresh failed, the last results stay up: {}", error_chain(&e));
+                tracing::warn!("feeds: refresh failed, the last results stay up: {}", crate::error_chain(&e));
                 return;
             }
         };
@@ -255,16 +255,4 @@ async fn sleep_until(at: Option<Instant>) {
     if let Some(at) = at {
         tokio::time::sleep_until(at.into()).await;
     }
-}
-
-/// The error and its causes, for one log line.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
