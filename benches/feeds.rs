@@ -1,5 +1,6 @@
-//! The cost of one refresh of the built-in feeds with 10k, 100k and 1M rows retained, and the
-//! peak memory with 1M rows retained.
+//! The cost of one refresh of the built-in feeds with 10k, 100k and 1M rows retained, the peak
+//! memory with 1M rows retained, and the cost of one compaction of 1M plays, all distinct or each
+//! fetched by 8 overlapping pulls.
 //!
 //! `cargo bench --bench feeds`. Rows are plays spread over two days of 2,000 tracks by 500
 //! artists, with the dimension rows the feeds join to; the peak resident set size after the
@@ -144,5 +145,48 @@ fn refresh(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, refresh);
+/// 1M plays in 17 batches (compaction is due), each play fetched `pulls` times a few minutes
+/// apart: how long one eviction and compaction takes, and how many rows it keeps.
+fn compact(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let transform = runtime.block_on(Transform::plan(built_in_queries())).expect("queries plan");
+    let schemas: Vec<(String, SchemaRef)> =
+        transform.tables().iter().map(|q| (q.query.table.clone(), q.schema.clone())).collect();
+    let plays_schema = schemas.iter().find(|(n, _)| n == "plays").expect("plays").1.clone();
+    let mut group = c.benchmark_group("feeds/compact");
+    group.sample_size(10);
+    const ROWS: usize = 1_000_000;
+    for pulls in [1, 8] {
+        let distinct = ROWS / pulls;
+        let mut retained = Retained::new([("plays".to_owned(), plays_schema.clone())]);
+        for start in (0..ROWS).step_by(ROWS / 17 + 1) {
+            let rows = (ROWS / 17 + 1).min(ROWS - start);
+            let play = |i: usize| i % distinct;
+            let at = |i: usize| NOW - 40 * HOUR + (play(i) as i64 * 40 * HOUR / distinct as i64);
+            let pull = |i: usize| (i / distinct) as i64 * 5 * 60_000_000;
+            retained.append(
+                "plays",
+                &[batch(
+                    &plays_schema,
+                    rows,
+                    &[
+                        ("user_id", strings((start..start + rows).map(|i| format!("user{}", play(i) % 50)))),
+                        ("played_at", timestamps((start..start + rows).map(at))),
+                        ("track_id", strings((start..start + rows).map(|i| format!("track{}", play(i) % TRACKS)))),
+                        ("_ingested_at", timestamps((start..start + rows).map(|i| at(i) + pull(i)))),
+                    ],
+                )],
+            );
+        }
+        let mut once = retained.clone();
+        once.evict_and_compact(NOW - 48 * HOUR, 2 * HOUR).expect("compact");
+        eprintln!("{ROWS} plays, each fetched {pulls} times: {} rows kept after compaction", once.rows());
+        group.bench_with_input(BenchmarkId::from_parameter(format!("{pulls}-pulls")), &retained, |b, retained| {
+            b.iter(|| retained.clone().evict_and_compact(NOW - 48 * HOUR, 2 * HOUR).expect("compact"));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, refresh, compact);
 criterion_main!(benches);

@@ -46,7 +46,7 @@ pub fn keep_sightings(
     let slice = slice_micros.max(1);
     let time = |i: usize| if times.is_null(i) { i64::MIN } else { times.value(i) };
     // (row, slice) → its first sighting there; row → its latest sighting.
-    let mut first_in_slice: HashMap<(u32, i64), usize> = HashMap::new();
+    let mut first_in_slice: HashMap<(u32, i64), usize, RandomState> = HashMap::with_hasher(RandomState::with_seed(0));
     let mut latest: Vec<usize> = Vec::new();
     for (i, &row) in rows.iter().enumerate() {
         match first_in_slice.entry((row, time(i).div_euclid(slice))) {
@@ -100,20 +100,38 @@ impl Distinct {
 
     /// The id of every row: ids count up from 0 in order of first appearance.
     fn ids(&self, rows: usize) -> Result<Vec<u32>, ArrowError> {
-        let mut by_hash: HashMap<u64, Vec<(usize, u32)>> = HashMap::new();
+        const NONE: u32 = u32::MAX;
+        let too_many = || ArrowError::ComputeError("more than 2^32 rows to compact".into());
+        // The first row of each hash, and from each first row of an id the next of another id
+        // with the same hash: no allocation per row.
+        let mut first_by_hash: HashMap<u64, u32, RandomState> = HashMap::with_hasher(RandomState::with_seed(0));
+        let mut next_same_hash = vec![NONE; rows];
         let mut ids = Vec::with_capacity(rows);
-        let mut next = 0u32;
+        let mut next_id = 0u32;
         for i in 0..rows {
-            let candidates = by_hash.entry(self.hashes[i]).or_default();
-            let id = match candidates.iter().find(|(first, _)| self.equal(*first, i)) {
-                Some(&(_, id)) => id,
-                None => {
-                    let id = next;
-                    next = next
-                        .checked_add(1)
-                        .ok_or_else(|| ArrowError::ComputeError("more than 2^32 distinct rows".into()))?;
-                    candidates.push((i, id));
-                    id
+            let row = u32::try_from(i).map_err(|_| too_many())?;
+            let mut new_id = || {
+                let id = next_id;
+                next_id += 1;
+                id
+            };
+            let id = match first_by_hash.entry(self.hashes[i]) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(row);
+                    new_id()
+                }
+                Entry::Occupied(first) => {
+                    let mut candidate = *first.get() as usize;
+                    loop {
+                        if self.equal(candidate, i) {
+                            break ids[candidate];
+                        }
+                        if next_same_hash[candidate] == NONE {
+                            next_same_hash[candidate] = row;
+                            break new_id();
+                        }
+                        candidate = next_same_hash[candidate] as usize;
+                    }
                 }
             };
             ids.push(id);
