@@ -42,7 +42,16 @@ pub fn keep_sightings(
     if key_columns.is_empty() || batch.num_rows() < 2 {
         return Ok(batch.clone());
     }
-    let rows = Distinct::new(&key_columns)?.ids(batch.num_rows())?;
+    // A column type the hashing or comparison kernels do not take (a user's query may make one)
+    // keeps every sighting: more memory, never a failed pipeline.
+    let distinct = match Distinct::new(&key_columns) {
+        Ok(distinct) => distinct,
+        Err(e) => {
+            tracing::debug!("feeds: repeated rows are kept, as they cannot be compared: {e}");
+            return Ok(batch.clone());
+        }
+    };
+    let rows = distinct.ids(batch.num_rows())?;
     let slice = slice_micros.max(1);
     let time = |i: usize| if times.is_null(i) { i64::MIN } else { times.value(i) };
     // (row, slice) → its first sighting there; row → its latest sighting.
