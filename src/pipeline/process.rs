@@ -76,11 +76,7 @@ impl ProcessStage {
             };
             if item.bytes > 0 {
                 self.counters.batch_seconds.observe(item.elapsed);
-                let rows = item
-                    .batch
-                    .outputs
-                    .iter()
-                    .map(|o| (o.table.to_string(), o.batches.iter().map(|b| b.num_rows() as u64).sum()));
+                let rows = item.batch.outputs.iter().map(|o| (o.table.to_string(), o.rows()));
                 self.counters.record_batch(item.pages, item.bytes, item.batch.rejects.len(), rows);
                 let rejects = item.batch.rejects.iter().map(|r| (r.reason(), r.kind.map_or("unknown", |k| k.name())));
                 self.counters.record_rejects(rejects);

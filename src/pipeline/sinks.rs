@@ -261,8 +261,7 @@ impl RowCount {
     /// Counts the rows of `batch` the sink took.
     fn taken(&self, batch: &SinkBatch) {
         let taken = batch.outputs.iter().filter(|output| self.tables.iter().any(|t| **t == *output.table));
-        let rows =
-            taken.map(|output| (output.table.as_ref(), output.batches.iter().map(|b| b.num_rows() as u64).sum()));
+        let rows = taken.map(|output| (output.table.as_ref(), output.rows()));
         self.counters.record_sink_rows(&self.label, rows);
     }
 }
@@ -278,13 +277,9 @@ fn run_blocking(
     while let Some(message) = input.blocking_recv() {
         let span = tracing::debug_span!("sink", name = %rows.label);
         let _enter = span.enter();
-        let batch = match &message {
-            SinkInput::Batch(batch) => Some(batch.clone()),
-            SinkInput::Barrier { .. } => None,
-        };
-        let answer = sink.handle(message)?;
-        if let Some(batch) = batch {
-            rows.taken(&batch);
+        let answer = sink.handle(&message)?;
+        if let SinkInput::Batch(batch) = &message {
+            rows.taken(batch);
         }
         if let Some(answer) = answer
             && prepared.blocking_send(answer).is_err()

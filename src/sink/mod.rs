@@ -206,13 +206,13 @@ impl Sink {
 
 impl BlockingSink {
     /// Handles one input; a barrier returns what the sink prepared.
-    pub fn handle(&mut self, input: SinkInput) -> Result<Option<Prepared>, SinkError> {
-        match input {
-            SinkInput::Batch(batch) => {
+    pub fn handle(&mut self, input: &SinkInput) -> Result<Option<Prepared>, SinkError> {
+        match *input {
+            SinkInput::Batch(ref batch) => {
                 match self {
-                    BlockingSink::Lake(lake) => lake.write(&batch)?,
-                    BlockingSink::Jsonl(jsonl) => jsonl.write(&batch)?,
-                    BlockingSink::Records(records) => records.write(&batch)?,
+                    BlockingSink::Lake(lake) => lake.write(batch)?,
+                    BlockingSink::Jsonl(jsonl) => jsonl.write(batch)?,
+                    BlockingSink::Records(records) => records.write(batch)?,
                 }
                 Ok(None)
             }

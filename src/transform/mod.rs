@@ -54,6 +54,13 @@ pub struct TableOutput {
     pub batches: Vec<RecordBatch>,
 }
 
+impl TableOutput {
+    /// Rows over every batch.
+    pub fn rows(&self) -> u64 {
+        self.batches.iter().map(|b| b.num_rows() as u64).sum()
+    }
+}
+
 /// A query failed while running on data: a bug in the SQL engine or in tunestream, since the
 /// SQL was checked against the schemas before any data was read.
 #[derive(Debug, thiserror::Error)]
