@@ -278,14 +278,16 @@ async fn playlists_are_read_to_the_end_against_one_snapshot_and_skipped_while_un
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_playlist_edited_mid_read_is_read_again_and_forbidden_or_missing_ones_are_skipped() {
+    // An extended-quota app: one whose app token may read any public playlist's entries.
     let faults = Faults { edit_during_read: true, ..Faults::default() };
-    let sim = sim(SimConfig { playlist_change_every_secs: 3600, faults, ..SimConfig::default() }).await;
+    let mode = tunestream::source::simulator::AppMode::Extended;
+    let sim = sim(SimConfig { playlist_change_every_secs: 3600, faults, mode, ..SimConfig::default() }).await;
     let dir = tempfile::tempdir().unwrap();
     let (client, _) = connect(&sim, dir.path(), policy()).await;
     let truth_before = sim.truth().playlists();
     let big = truth_before.iter().find(|p| p.uris.len() > 50).expect("a playlist longer than one page");
     let bob_private = truth_before.last().unwrap().playlist_id.clone();
-    let ids = vec![big.playlist_id.clone(), "37i9dQZF1DXcBWIGoYBM5M".into(), bob_private];
+    let ids = vec![big.playlist_id.clone(), "0000000000000000000000".into(), bob_private];
     let job = JobConfig::Playlists { ids, every_secs: 60 };
     let mut state = PullState::default();
     let mut pages = Vec::new();
@@ -389,14 +391,17 @@ async fn both_app_modes_serve_their_2026_shapes_and_every_page_decodes() {
         let extended = mode == AppMode::Extended;
         assert_eq!(text.contains("\"popularity\""), extended, "{mode:?}");
         assert_eq!(text.contains("\"available_markets\""), extended, "{mode:?}");
-        let entry_keys: Vec<bool> = pages
+        assert_eq!(text.contains("\"genres\""), extended, "{mode:?}");
+        // 2026 development-mode entries carry the payload under `item` and `track` alike.
+        let entry_keys: Vec<(bool, bool)> = pages
             .iter()
             .filter(|p| p.kind == Kind::PlaylistItems)
             .flat_map(|p| p.body["items"].as_array().unwrap().clone())
             .filter(|e| !e.is_null())
-            .map(|e| e.get("track").is_some())
+            .map(|e| (e.get("item").is_some(), e["track"] == e.get("item").cloned().unwrap_or(e["track"].clone())))
             .collect();
-        assert!(!entry_keys.is_empty() && entry_keys.iter().all(|&track| track == extended), "{mode:?}");
+        assert!(!entry_keys.is_empty(), "{mode:?}");
+        assert!(entry_keys.iter().all(|&(item, same)| item != extended && same), "{mode:?}");
         let search = pages.iter().find(|p| p.kind == Kind::Search).unwrap();
         assert!(search.body["tracks"]["items"].as_array().unwrap().len() <= 10);
 
@@ -434,5 +439,74 @@ async fn the_accounts_service_refuses_localhost_redirects_and_batch_endpoints_ar
     let ids = sim.truth().artist_ids(2).join(",");
     let several = client.get(&Auth::App, &format!("{}/v1/artists?ids={ids}", sim.base_url())).await;
     assert!(matches!(several, Err(PullError::Unavailable { status: 404, .. })));
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artist_lands_with_its_albums_paged_by_ten_and_a_failed_album_page_drops_nothing() {
+    let sim = sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, _) = connect(&sim, dir.path(), policy()).await;
+    let ids = sim.truth().artist_ids(2);
+    let job = JobConfig::Artists { ids: ids.clone(), albums: true, every_secs: 60 };
+    let mut pages = Vec::new();
+    let report = pull(&client, &job, &mut PullState::default(), &mut pages).await.unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(pages.iter().filter(|p| p.kind == Kind::Artist).count(), 2);
+    let album_pages: Vec<&Page> = pages.iter().filter(|p| p.kind == Kind::ArtistAlbums).collect();
+    assert_eq!(album_pages.len(), 2);
+    assert!(album_pages.iter().all(|p| p.url.contains("limit=10") && !p.body["items"].as_array().unwrap().is_empty()));
+    assert!(sim.request_log().iter().all(|r| r.status == 200), "{:?}", sim.request_log());
+
+    // The first artist's albums fail every time: its artist page still lands, the failure names
+    // the URL, and the second artist is read in full.
+    let failing = format!("/v1/artists/{}/albums", ids[0]);
+    sim.set_faults(Faults { always_failing: vec![failing.clone()], ..Faults::default() });
+    let mut pages = Vec::new();
+    let report = pull(&client, &job, &mut PullState::default(), &mut pages).await.unwrap();
+    let artists: Vec<&str> =
+        pages.iter().filter(|p| p.kind == Kind::Artist).map(|p| p.body["id"].as_str().unwrap()).collect();
+    assert_eq!(artists, [ids[0].as_str(), ids[1].as_str()], "both artists land");
+    assert_eq!(pages.iter().filter(|p| p.kind == Kind::ArtistAlbums).count(), 1, "the second artist's albums");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(report.failed[0].contains(&failing) && report.failed[0].contains("limit=10"), "{}", report.failed[0]);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playlist_whose_entries_are_refused_lands_its_metadata_and_rests_its_entries() {
+    let sim = sim(SimConfig { playlist_change_every_secs: 3600, ..SimConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (client, counters) = connect(&sim, dir.path(), policy()).await;
+    let truth = sim.truth().playlists();
+    // bob's first playlist: public, not collaborative; the app's token owns nothing.
+    let bobs = truth[truth.len() / 2].clone();
+    let job = JobConfig::Playlists { ids: vec![bobs.playlist_id.clone()], every_secs: 60 };
+    let mut state = PullState::default();
+    let mut pages = Vec::new();
+    let report = pull(&client, &job, &mut state, &mut pages).await.unwrap();
+    assert_eq!(report.metadata_only, [format!("playlist {}", bobs.playlist_id)], "{report:?}");
+    assert!(report.skipped.is_empty() && report.failed.is_empty(), "{report:?}");
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0].kind, Kind::Playlist);
+    assert_eq!(pages[0].snapshot_id.as_deref(), Some(bobs.snapshot_id.as_str()));
+    assert!(pages[0].body["name"].is_string());
+    assert!(state.unavailable.contains_key(&format!("playlist {} entries", bobs.playlist_id)), "{state:?}");
+
+    // Unchanged: one request for the object, none for the entries.
+    let before = tunestream::telemetry::Counters::get(&counters.requests);
+    let mut again = Vec::new();
+    let report = pull(&client, &job, &mut state, &mut again).await.unwrap();
+    assert_eq!(tunestream::telemetry::Counters::get(&counters.requests) - before, 1);
+    assert!(again.is_empty() && report.unchanged_playlists == 1, "{report:?}");
+
+    // Changed: the new metadata lands, still without asking for the resting entries.
+    state.snapshots.clear();
+    let log_before = sim.request_log().len();
+    let mut changed = Vec::new();
+    let report = pull(&client, &job, &mut state, &mut changed).await.unwrap();
+    assert_eq!(report.metadata_only.len(), 1);
+    assert_eq!(changed.len(), 1);
+    assert!(sim.request_log()[log_before..].iter().all(|r| !r.path.ends_with("/items")));
     sim.stop().await;
 }

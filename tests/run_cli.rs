@@ -322,3 +322,57 @@ async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
     common::assert_plays_exactly_once(&lake, &sim);
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_development_mode_run_lands_an_artists_albums_and_a_playlist_the_user_does_not_own() {
+    use arrow::array::{Array, AsArray};
+    let config = SimConfig { playlist_change_every_secs: 3600, ..SimConfig::default() };
+    let sim = Simulator::start(config, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    let artists = sim.truth().artist_ids(2);
+    let truth = sim.truth().playlists();
+    let bobs = truth[truth.len() / 2].clone();
+    let jobs = format!(
+        "[[jobs]]\ntype = \"artists\"\nids = {artists:?}\nevery_secs = 3600\n\
+         [[jobs]]\ntype = \"playlists\"\nids = [\"{}\"]\nevery_secs = 3600\n",
+        bobs.playlist_id
+    );
+    let config = common::config_with_jobs(&sim, dir.path(), 1_000_000, &jobs);
+    let out = run(&config).arg("--for").arg("4s").output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(summary.contains("playlists with entries refused (metadata only) 1"), "{summary}");
+    assert!(sim.request_log().iter().all(|r| r.status != 400), "a request out of bounds");
+
+    let lake = dir.path().join("lake");
+    let column = |table: &str, name: &str| -> Vec<Option<String>> {
+        common::read_table(&lake, table)
+            .iter()
+            .flat_map(|b| {
+                let c =
+                    arrow::compute::cast(b.column_by_name(name).unwrap(), &arrow::datatypes::DataType::Utf8).unwrap();
+                let c = c.as_string::<i32>().clone();
+                (0..c.len()).map(move |i| c.is_valid(i).then(|| c.value(i).to_owned())).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let landed_artists: BTreeSet<String> = column("artists", "artist_id").into_iter().flatten().collect();
+    assert!(artists.iter().all(|a| landed_artists.contains(a)), "{artists:?} in {landed_artists:?}");
+    // Every album of the artists is in the lake, paged ten at a time.
+    let landed_albums: BTreeSet<String> = column("albums", "album_id").into_iter().flatten().collect();
+    let albums: Vec<String> = artists.iter().flat_map(|a| sim.truth().album_ids(a)).collect();
+    assert!(!albums.is_empty() && albums.iter().all(|a| landed_albums.contains(a)), "{albums:?} in {landed_albums:?}");
+    let album_pages = sim.request_log().into_iter().filter(|r| r.path.ends_with("/albums")).collect::<Vec<_>>();
+    assert!(album_pages.iter().all(|r| r.query.contains("limit=10") && r.status == 200), "{album_pages:?}");
+    // The playlist bob owns lands its row at its snapshot, without entries (total_items null).
+    let ids = column("playlists", "playlist_id");
+    let snapshots = column("playlists", "snapshot_id");
+    let totals = column("playlists", "total_items");
+    let row = ids.iter().position(|id| id.as_deref() == Some(bobs.playlist_id.as_str())).expect("the playlist's row");
+    assert_eq!(snapshots[row].as_deref(), Some(bobs.snapshot_id.as_str()));
+    assert_eq!(totals[row], None);
+    assert!(!column("playlist_tracks", "playlist_id").contains(&Some(bobs.playlist_id.clone())));
+    common::assert_plays_exactly_once(&lake, &sim);
+    sim.stop().await;
+}

@@ -212,6 +212,9 @@ fn check_kind(
     Ok((kept, dropped))
 }
 
+/// The result keys of a search answer, one per type the Web API searches.
+const SEARCH_RESULTS: [&str; 7] = ["tracks", "artists", "albums", "playlists", "shows", "episodes", "audiobooks"];
+
 fn kind_mismatch(kind: Kind, table: &RecordBatch, row: usize) -> Option<String> {
     let present = |name: &str| table.column_by_name(name).is_some_and(|c| c.is_valid(row));
     match kind {
@@ -232,7 +235,8 @@ fn kind_mismatch(kind: Kind, table: &RecordBatch, row: usize) -> Option<String> 
         Kind::FollowedArtists => {
             (!present("artists")).then(|| "not a followed-artists page: it has no `artists` paging object".to_owned())
         }
-        Kind::Search => (!["tracks", "artists", "albums", "playlists"].iter().any(|k| present(k)))
-            .then(|| "not a search response: it has none of `tracks`, `artists`, `albums`, `playlists`".to_owned()),
+        Kind::Search => (!SEARCH_RESULTS.iter().any(|k| present(k))).then(|| {
+            format!("not a search response: it has none of {}", SEARCH_RESULTS.map(|k| format!("`{k}`")).join(", "))
+        }),
     }
 }

@@ -159,7 +159,7 @@ fn bad_lines_are_rejected_with_their_line_and_valid_neighbours_kept() {
     lines.insert(5, r#"{"kind":"playlist_items","fetched_at":"2026-11-25T10:00:00Z","body":{"href":"h","items":[],"offset":"ten"}}"#.into());
     lines.insert(7, r#"{"kind":"artist","fetched_at":"2026-11-25T10:00:00Z"}"#.into());
     lines.insert(9, r#"{"kind":"songs","body":{}}"#.into());
-    lines.insert(11, r#"{"kind":"search","fetched_at":"2026-11-25T10:00:00Z","body":{"shows":{}}}"#.into());
+    lines.insert(11, r#"{"kind":"search","fetched_at":"2026-11-25T10:00:00Z","body":{"podcasts":{}}}"#.into());
     let decoded = decode_batch(batch_of(&lines.join("\n"), None), &ReadSchemas::full()).unwrap();
     let found: Vec<(u64, Option<Kind>, &str)> =
         decoded.rejects.iter().map(|r| (r.line.line_no, r.kind, r.error.as_str())).collect();

@@ -70,6 +70,8 @@ impl Kind {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         match segments.as_slice() {
             ["playlists", _, "items" | "tracks"] => Some(Kind::PlaylistItems),
+            // The form Spotify used before 2018, still in old raw buckets' `href`s.
+            ["users", _, "playlists", _, "tracks"] => Some(Kind::PlaylistItems),
             ["playlists", _] => Some(Kind::Playlist),
             ["me", "player", "recently-played"] => Some(Kind::RecentlyPlayed),
             ["tracks", _] => Some(Kind::Track),
@@ -112,6 +114,7 @@ mod tests {
             ("https://api.spotify.com/v1/playlists/abc/items?offset=0&limit=100", Kind::PlaylistItems),
             ("https://api.spotify.com/v1/playlists/abc/tracks?offset=100", Kind::PlaylistItems),
             ("https://api.spotify.com/v1/playlists/abc", Kind::Playlist),
+            ("https://api.spotify.com/v1/users/spotify/playlists/abc/tracks?offset=0&limit=100", Kind::PlaylistItems),
             ("https://api.spotify.com/v1/me/player/recently-played?limit=50&after=1", Kind::RecentlyPlayed),
             ("https://api.spotify.com/v1/tracks/t1", Kind::Track),
             ("https://api.spotify.com/v1/albums/a1", Kind::Album),

@@ -117,6 +117,10 @@ pub struct SourceCounters {
     pub gaps: AtomicU64,
     /// Pages whose body stayed malformed, set aside in the rejected output.
     pub set_aside: AtomicU64,
+    /// Playlists whose metadata landed without their entries, which Spotify refused.
+    pub metadata_only_playlists: AtomicU64,
+    /// Targets (or an artist's album pages) that failed a pull and are read again at the next.
+    pub failed_targets: AtomicU64,
     /// Requests counted against the daily budget in the rolling 24 hours (a gauge).
     pub budget_used: AtomicU64,
     /// The daily budget (a gauge).

@@ -164,6 +164,18 @@ impl Collector for Scrape {
         counter(e, "api_server_errors", "Responses with a 5xx status.", read(&source.server_errors))?;
         counter(e, "pages_fetched", "Pages fetched from the API.", read(&source.pages))?;
         counter(e, "pages_set_aside", "Pages that never decoded, set aside as rejects.", read(&source.set_aside))?;
+        counter(
+            e,
+            "playlists_metadata_only",
+            "Playlists whose metadata landed while Spotify refused their entries.",
+            read(&source.metadata_only_playlists),
+        )?;
+        counter(
+            e,
+            "pull_targets_failed",
+            "Targets that failed a pull, read again at the next.",
+            read(&source.failed_targets),
+        )?;
         let sent = delivery
             .snapshot()
             .0

@@ -92,6 +92,8 @@ pub struct SourceSummary {
     pub unchanged_playlists: u64,
     pub gaps: u64,
     pub set_aside: u64,
+    pub metadata_only_playlists: u64,
+    pub failed_targets: u64,
     /// The latest problem of each job that has one.
     pub problems: BTreeMap<String, String>,
 }
@@ -111,6 +113,8 @@ impl From<&SourceCounters> for SourceSummary {
             unchanged_playlists: Counters::get(&c.unchanged_playlists),
             gaps: Counters::get(&c.gaps),
             set_aside: Counters::get(&c.set_aside),
+            metadata_only_playlists: Counters::get(&c.metadata_only_playlists),
+            failed_targets: Counters::get(&c.failed_targets),
             problems: c.problems(),
         }
     }
@@ -132,6 +136,11 @@ impl fmt::Display for SourceSummary {
             f,
             "    unchanged playlists skipped {}, possible play gaps {}, unreadable pages set aside {}",
             self.unchanged_playlists, self.gaps, self.set_aside
+        )?;
+        writeln!(
+            f,
+            "    playlists with entries refused (metadata only) {}, failed targets retried next pull {}",
+            self.metadata_only_playlists, self.failed_targets
         )?;
         for (job, problem) in &self.problems {
             writeln!(f, "    {job}: {problem}")?;

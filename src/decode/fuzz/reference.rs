@@ -36,6 +36,8 @@ fn fits(value: &Tree, data_type: &DataType, path: &str) -> Result<(), String> {
         (Tree::Null, _) => true,
         (Tree::Str(_), DataType::Utf8) | (Tree::Bool(_), DataType::Boolean) | (Tree::Int(_), DataType::Int64) => true,
         (Tree::UInt(n), DataType::Int64) => i64::try_from(*n).is_ok(),
+        // An exact integer written as a float, as Spotify sent them in its 2024 incident.
+        (Tree::Float(x), DataType::Int64) => x.fract() == 0.0 && *x >= -(2f64.powi(63)) && *x < 2f64.powi(63),
         (Tree::Int(_) | Tree::UInt(_) | Tree::Float(_), DataType::Float64) => true,
         (Tree::Str(s), DataType::Timestamp(..)) => string_to_datetime(&Utc, s).is_ok(),
         (Tree::Array(items), DataType::List(item)) => {

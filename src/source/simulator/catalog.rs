@@ -121,13 +121,14 @@ pub struct User {
     pub play_phase_ms: i64,
 }
 
-/// One playlist entry. `Null` is an entry Spotify returns as `null` (a removed track).
+/// One playlist entry. `Removed` is an entry whose track left the catalog: Spotify keeps the
+/// entry and sends its payload as `null`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     Track { track: usize, added_at_secs: i64, added_by: usize },
     Episode { episode: usize, added_at_secs: i64, added_by: usize },
     Local { name: String, added_at_secs: i64, added_by: usize },
-    Null,
+    Removed { added_at_secs: i64, added_by: usize },
 }
 
 /// One play in a user's listening history.
@@ -324,7 +325,7 @@ impl Catalog {
         let h = mix(self.config.seed, &[10, n, i]);
         let added_at_secs = 1_735_689_600 + (h % 28_000_000) as i64;
         match h % 100 {
-            0 => Entry::Null,
+            0 => Entry::Removed { added_at_secs, added_by: owner },
             1 | 2 => Entry::Local { name: format!("Home Recording {i}"), added_at_secs, added_by: owner },
             3..=6 => {
                 Entry::Episode { episode: (h / 100) as usize % self.episodes.len(), added_at_secs, added_by: owner }
@@ -387,7 +388,7 @@ impl Catalog {
             Entry::Track { track, .. } => Some(format!("spotify:track:{}", self.tracks[*track].id)),
             Entry::Episode { episode, .. } => Some(format!("spotify:episode:{}", self.episodes[*episode].id)),
             Entry::Local { name, .. } => Some(local_uri(name)),
-            Entry::Null => None,
+            Entry::Removed { .. } => None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api;
+pub mod bounds;
 pub mod catalog;
 mod render;
 mod server;
@@ -45,6 +46,8 @@ pub struct Faults {
     /// Pages that always get a truncated body: a path (`/v1/playlists/ID/items`), optionally
     /// with `?offset=N` to hit one page of it.
     pub always_malformed: Vec<String>,
+    /// Pages that always get a 500, written as `always_malformed` is.
+    pub always_failing: Vec<String>,
     /// Every Nth request finds its access token expired (401) until the token is replaced.
     pub expire_token_every: u64,
     /// Every refresh-token grant fails with `invalid_grant`, as after a revoked consent.
@@ -66,6 +69,7 @@ impl Default for Faults {
             slow_ms: 0,
             malformed_every: 0,
             always_malformed: Vec::new(),
+            always_failing: Vec::new(),
             expire_token_every: 0,
             revoke_refresh_tokens: false,
             edit_during_read: false,
@@ -166,6 +170,16 @@ pub struct TruthPlay {
     pub track_id: String,
 }
 
+/// One `/v1` request the simulator answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// The path, such as `/v1/artists/ID/albums`.
+    pub path: String,
+    /// The raw query string, empty when there is none.
+    pub query: String,
+    pub status: u16,
+}
+
 /// What a playlist holds right now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TruthPlaylist {
@@ -249,6 +263,12 @@ impl Simulator {
         self.state.requests()
     }
 
+    /// The latest `/v1` requests (up to 10,000), oldest first: method, path and
+    /// query as sent, and the status answered. Tests hold the client's requests to the contract.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.state.request_log()
+    }
+
     /// The ground truth the simulator serves from.
     pub fn truth(&self) -> Truth<'_> {
         Truth { state: &self.state }
@@ -286,6 +306,13 @@ impl Truth<'_> {
     pub fn artist_name(&self, id: &str) -> Option<String> {
         let a = self.state.catalog.artists.iter().position(|a| a.id == id)?;
         Some(self.state.renamed_artists().remove(&a).unwrap_or_else(|| self.state.catalog.artists[a].name.clone()))
+    }
+
+    /// Ids of the albums of the artist with id `id`, in the order Spotify lists them.
+    pub fn album_ids(&self, id: &str) -> Vec<String> {
+        let catalog = &self.state.catalog;
+        let artist = catalog.artists.iter().find(|a| a.id == id);
+        artist.map(|a| a.albums.iter().map(|&x| catalog.albums[x].id.clone()).collect()).unwrap_or_default()
     }
 
     /// Ids of the catalog's first `n` artists.

@@ -1,6 +1,6 @@
 //! The simulator's HTTP server: shared state, fault injection and request routing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::accounts::Tokens;
 use super::catalog::Catalog;
-use super::{Faults, SimConfig, TruthPlay, TruthPlaylist};
+use super::{Faults, LoggedRequest, SimConfig, TruthPlay, TruthPlaylist};
+
+/// How many of the latest `/v1` requests the simulator remembers.
+pub const REQUEST_LOG: usize = 10_000;
 
 pub struct SimState {
     pub catalog: Catalog,
@@ -22,6 +25,7 @@ pub struct SimState {
     pub base: String,
     faults: Mutex<Faults>,
     requests: AtomicU64,
+    log: Mutex<VecDeque<LoggedRequest>>,
     pub tokens: Mutex<Tokens>,
     /// Manual edits per playlist, on top of the automatic ones.
     edits: Mutex<HashMap<usize, u64>>,
@@ -58,6 +62,7 @@ impl SimState {
             base,
             faults,
             requests: AtomicU64::new(0),
+            log: Mutex::default(),
             renamed_artists: Mutex::default(),
             tokens,
             edits: Mutex::new(HashMap::new()),
@@ -96,6 +101,19 @@ impl SimState {
 
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        lock(&self.log).iter().cloned().collect()
+    }
+
+    fn remember(&self, uri: &Uri, status: StatusCode) {
+        let mut log = lock(&self.log);
+        if log.len() == REQUEST_LOG {
+            log.pop_front();
+        }
+        let query = uri.query().unwrap_or_default().to_owned();
+        log.push_back(LoggedRequest { path: uri.path().to_owned(), query, status: status.as_u16() });
     }
 
     /// The version (edit count) of playlist `p` at `now_ms`.
@@ -196,10 +214,12 @@ async fn handle(
     };
     if request.path.starts_with("/v1/") {
         let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(response) = inject_fault(&state, n, &request).await {
-            return response;
-        }
-        return super::api::route(&state, &request);
+        let response = match inject_fault(&state, n, &request).await {
+            Some(response) => response,
+            None => super::api::route(&state, &request),
+        };
+        state.remember(&uri, response.status());
+        return response;
     }
     match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/authorize") => super::accounts::authorize(&state, &request),
@@ -258,6 +278,9 @@ async fn inject_fault(state: &SimState, n: u64, request: &Request) -> Option<Res
         Some((path, offset)) => request.path == path && request.query.get("offset").map(String::as_str) == Some(offset),
         None => request.path == *target,
     };
+    if faults.always_failing.iter().any(always) {
+        return Some(api_error(StatusCode::INTERNAL_SERVER_ERROR, "Server error"));
+    }
     if every(n, faults.malformed_every) || faults.always_malformed.iter().any(always) {
         let full = super::api::route(state, request);
         return Some(truncate(full).await);

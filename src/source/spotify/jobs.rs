@@ -39,10 +39,15 @@ fn track_type() -> Vec<String> {
 
 /// Pages assumed per playlist read when planning: Spotify serves 50 entries a page.
 pub const PLANNED_PAGES_PER_PLAYLIST: u64 = 3;
+/// Albums assumed per artist when planning an `artists` job: Spotify serves 10 a page since
+/// February 2026, so 25 albums cost 3 pages.
+pub const PLANNED_ALBUMS_PER_ARTIST: u64 = 25;
 /// Playlists assumed per user when planning a `user_playlists` job.
 pub const PLANNED_PLAYLISTS_PER_USER: u64 = 5;
-/// Search types Spotify accepts that tunestream decodes.
-pub const SEARCH_TYPES: [&str; 3] = ["track", "artist", "album"];
+/// Search types whose results the default queries read (`playlist` feeds `playlists`). Spotify
+/// also answers `show`, `episode` and `audiobook`, and replay accepts such pages, but no query
+/// reads them, so a job asking for them would spend requests on nothing.
+pub const SEARCH_TYPES: [&str; 4] = ["track", "artist", "album", "playlist"];
 
 impl JobConfig {
     pub fn every_secs(&self) -> u64 {
@@ -85,7 +90,10 @@ impl JobConfig {
         match self {
             JobConfig::Playlists { ids, .. } => ids.len() as u64 * per_playlist,
             JobConfig::UserPlaylists { .. } => 1 + PLANNED_PLAYLISTS_PER_USER * per_playlist,
-            JobConfig::Artists { ids, albums, .. } => ids.len() as u64 * (1 + u64::from(*albums)),
+            JobConfig::Artists { ids, albums, .. } => {
+                let album_pages = PLANNED_ALBUMS_PER_ARTIST.div_ceil(super::pulls::ALBUMS_PER_PAGE);
+                ids.len() as u64 * (1 + u64::from(*albums) * album_pages)
+            }
             JobConfig::RecentlyPlayed { .. } | JobConfig::FollowedArtists { .. } => 1,
             JobConfig::Search { queries, .. } => queries.len() as u64,
         }
@@ -183,9 +191,10 @@ mod tests {
             JobConfig::Artists { ids: vec!["x".into(); 4], albums: true, every_secs: 86400 },
         ];
         assert_eq!(jobs[0].requests_per_day(), 48);
-        assert_eq!(jobs[1].requests_per_day(), 8);
+        // Each artist: its object and 3 album pages of 10.
+        assert_eq!(jobs[1].requests_per_day(), 16);
         let (table, total) = plan_table(&jobs, 50);
-        assert_eq!(total, 56);
+        assert_eq!(total, 64);
         assert!(table.contains("OVER BUDGET"), "{table}");
         assert!(plan_table(&jobs, 1000).0.contains("within budget"));
     }

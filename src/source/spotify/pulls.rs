@@ -88,6 +88,9 @@ pub struct PullReport {
     /// Targets that failed this time and will be retried next pull.
     pub failed: Vec<String>,
     pub unchanged_playlists: u64,
+    /// Playlists whose metadata landed but whose entries Spotify refused (a development-mode app
+    /// reading a playlist the user neither owns nor collaborates on).
+    pub metadata_only: Vec<String>,
     pub gaps: u64,
     /// Pages whose body stayed malformed, set aside as rejected lines and moved past.
     pub set_aside: Vec<String>,
@@ -257,6 +260,31 @@ pub async fn pull(
     Ok(report)
 }
 
+/// Entries per page of `GET /playlists/{id}/items`: the most Spotify answers.
+pub const ENTRIES_PER_PAGE: u64 = 50;
+
+/// The target under which refused entries of playlist `id` rest in [`PullState::unavailable`].
+fn entries_target(id: &str) -> String {
+    format!("playlist {id} entries")
+}
+
+/// Lands a playlist object whose entries could not be read: its `playlists` row (with a null
+/// `total_items`), and no `playlist_tracks` rows. Its snapshot is kept, so an unchanged playlist
+/// costs one request a pull.
+fn land_metadata_only(
+    id: &str,
+    object: Fetched,
+    snapshot: String,
+    state: &mut PullState,
+    out: &mut Vec<Page>,
+    report: &mut PullReport,
+) {
+    tracing::info!(playlist = id, "entries not readable; the playlist's metadata lands alone");
+    report.metadata_only.push(format!("playlist {id}"));
+    out.push(Page::new(Kind::Playlist, object, None, Some(&snapshot)));
+    state.snapshots.insert(id.to_owned(), snapshot);
+}
+
 /// How often a playlist read starts over because the playlist changed while it was read.
 const MAX_SNAPSHOT_RETRIES: usize = 3;
 
@@ -306,16 +334,36 @@ async fn playlist(
                 pages.push(Page::new(Kind::PlaylistItems, first, None, Some(&snapshot)));
                 next
             }
-            _ => Some(client.endpoints.v1(&format!("playlists/{id}/items?limit=50&offset=0"))),
+            // Entries refused recently: the metadata lands without asking for them again.
+            _ if state.skips(&entries_target(id)) => {
+                land_metadata_only(id, object, snapshot, state, out, report);
+                return Ok(());
+            }
+            _ => Some(client.endpoints.v1(&format!("playlists/{id}/items?limit={ENTRIES_PER_PAGE}&offset=0"))),
         };
         let read_more = next.is_some();
+        let mut first_request = embedded.as_ref().is_none_or(|paging| !paging["items"].is_array());
         let total = embedded.as_ref().and_then(|paging| paging["total"].as_u64());
         while let Some(url) = next {
             let page = (Kind::PlaylistItems, None, Some(snapshot.as_str()));
-            let Some(fetched) = fetch_or_set_aside(client, auth, &url, page, &mut pages, report).await? else {
-                next = page_after(&url, total);
-                continue;
+            let fetched = match fetch_or_set_aside(client, auth, &url, page, &mut pages, report).await {
+                Ok(Some(fetched)) => fetched,
+                Ok(None) => {
+                    next = page_after(&url, total);
+                    continue;
+                }
+                // Development-mode apps may not read the entries of a playlist the user neither
+                // owns nor collaborates on; the metadata in hand still lands.
+                Err(PullError::Unavailable { status: 403, message, .. }) if first_request => {
+                    let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
+                    let reason = format!("its entries were refused (403: {message}); the metadata lands alone");
+                    state.unavailable.insert(entries_target(id), Unavailable { reason, until_ms });
+                    land_metadata_only(id, object, snapshot, state, out, report);
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
             };
+            first_request = false;
             next = fetched.body["next"].as_str().map(str::to_owned);
             pages.push(Page::new(Kind::PlaylistItems, fetched, None, Some(&snapshot)));
         }
@@ -338,6 +386,13 @@ async fn playlist(
     })
 }
 
+/// Albums per page of `GET /artists/{id}/albums`: the most Spotify answers since February 2026
+/// (more is refused with 400 `Invalid limit`).
+pub const ALBUMS_PER_PAGE: u64 = 10;
+
+/// Reads an artist and, unless `albums` is off, its album pages. A failed album page never drops
+/// what the pull already has: the artist and the pages before it land, and the failure goes to
+/// the report with its URL (the albums are read again next pull).
 async fn artist(
     client: &Client,
     id: &str,
@@ -345,26 +400,33 @@ async fn artist(
     out: &mut Vec<Page>,
     report: &mut PullReport,
 ) -> Result<(), PullError> {
-    let mut pages = Vec::new();
     let url = client.endpoints.v1(&format!("artists/{id}"));
-    if let Some(fetched) =
-        fetch_or_set_aside(client, &Auth::App, &url, (Kind::Artist, None, None), &mut pages, report).await?
+    if let Some(fetched) = fetch_or_set_aside(client, &Auth::App, &url, (Kind::Artist, None, None), out, report).await?
     {
-        pages.push(Page::new(Kind::Artist, fetched, None, None));
+        out.push(Page::new(Kind::Artist, fetched, None, None));
     }
-    let mut next = albums.then(|| client.endpoints.v1(&format!("artists/{id}/albums?limit=50&offset=0")));
+    let mut next =
+        albums.then(|| client.endpoints.v1(&format!("artists/{id}/albums?limit={ALBUMS_PER_PAGE}&offset=0")));
     let mut total = None;
     while let Some(url) = next {
         let page = (Kind::ArtistAlbums, None, None);
-        let Some(fetched) = fetch_or_set_aside(client, &Auth::App, &url, page, &mut pages, report).await? else {
-            next = page_after(&url, total);
-            continue;
+        let fetched = match fetch_or_set_aside(client, &Auth::App, &url, page, out, report).await {
+            Ok(Some(fetched)) => fetched,
+            Ok(None) => {
+                next = page_after(&url, total);
+                continue;
+            }
+            Err(e) if ends_pull(&e) => return Err(e),
+            Err(e) => {
+                tracing::warn!("artist {id}: its albums stop at {url} this pull: {e}");
+                report.failed.push(format!("albums of artist {id} at {url}: {}", e.with_blame()));
+                return Ok(());
+            }
         };
         total = fetched.body["total"].as_u64();
         next = fetched.body["next"].as_str().map(str::to_owned);
-        pages.push(Page::new(Kind::ArtistAlbums, fetched, None, None));
+        out.push(Page::new(Kind::ArtistAlbums, fetched, None, None));
     }
-    out.extend(pages);
     Ok(())
 }
 

@@ -146,6 +146,8 @@ impl Scheduler {
                 SourceCounters::add(&self.counters().unchanged_playlists, report.unchanged_playlists);
                 SourceCounters::add(&self.counters().gaps, report.gaps);
                 SourceCounters::add(&self.counters().set_aside, report.set_aside.len() as u64);
+                SourceCounters::add(&self.counters().metadata_only_playlists, report.metadata_only.len() as u64);
+                SourceCounters::add(&self.counters().failed_targets, report.failed.len() as u64);
                 let set_aside =
                     report.set_aside.into_iter().map(|page| format!("set aside in the rejected output: {page}"));
                 let problems: Vec<String> = report.skipped.into_iter().chain(report.failed).chain(set_aside).collect();
