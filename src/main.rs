@@ -73,6 +73,10 @@ enum Command {
         /// Kind of bare responses whose href does not tell it.
         #[arg(long)]
         kind: Option<Kind>,
+        /// State directory: the list of inputs replayed into each lake, so a rerun reads only
+        /// new ones (config: state_dir).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
         #[command(flatten)]
         sinks: SinkFlags,
     },
@@ -257,9 +261,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("logged in as {user}; tokens stored in {}", settings.state_dir.join("tokens.json").display());
             Ok(())
         }
-        Command::Replay { paths, lake, raw, queries, kind, sinks } => {
+        Command::Replay { paths, lake, raw, queries, kind, state_dir, sinks } => {
             let mut file = file;
             sinks.add_to(&mut file);
+            file.state_dir = state_dir.unwrap_or(file.state_dir);
             file.lake.path = lake.unwrap_or(file.lake.path);
             file.lake.raw = raw.or(file.lake.raw);
             if let Some(queries) = queries {

@@ -29,12 +29,13 @@ fn read_sample() -> PageBatch {
 /// The micro-batches a replay of `path` reads.
 fn read_pages(path: PathBuf) -> Vec<PageBatch> {
     let config = ReplayConfig::new(vec![path], None);
-    let files = list_files(&config).unwrap();
+    let files = list_files(&config, &Default::default()).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let limits = BatchLimits { max_pages: usize::MAX, max_bytes: usize::MAX };
-    read_files(&files, None, &Default::default(), limits, &tx, &Default::default()).unwrap();
+    read_files(&files, None, &Default::default(), limits, &tx, &Default::default(), None).unwrap();
     drop(tx);
-    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    // The last batch only marks the end of the input when the input ended at a cut.
+    std::iter::from_fn(|| rx.try_recv().ok()).filter(|b: &PageBatch| !b.lines.is_empty()).collect()
 }
 
 /// Rows as sorted text lines under a header line: stable whatever order the engine emits.

@@ -34,7 +34,7 @@ use crate::config::Settings;
 use crate::decode::ReadSchemas;
 use crate::sink::feeds::{FeedsSettings, Published};
 use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
-use crate::source::{SourceConfig, replay};
+use crate::source::SourceConfig;
 use crate::telemetry::{CommitStats, Counters, FeedSummary, Metrics, RunSummary, SourceSummary, progress};
 use crate::transform::{Feeds, Query, Transform, resolve_queries};
 use barrier::{Barrier, CommitPolicy};
@@ -106,20 +106,20 @@ pub async fn run_observed(
     let (counters, source_counters) = (observed.metrics.pipeline.clone(), observed.metrics.source.clone());
     let delivered = observed.metrics.delivery.clone();
     let capacity = settings.pipeline.channel_capacity;
-    // A long replay shows its progress; a live run has no end to measure against.
-    let progress_done = CancellationToken::new();
-    let progress = match &source {
-        SourceConfig::Replay(config) => {
-            let total = replay::list_files(config).ok().and_then(|inputs| replay::total_bytes(&inputs));
-            Some(tokio::spawn(progress::report(counters.clone(), total, progress_done.clone())))
-        }
+    let is_replay = matches!(source, SourceConfig::Replay(_));
+    let ledger = match &source {
+        SourceConfig::Replay(config) => Some(Arc::new(replay_ledger(settings, &queries, config)?)),
         SourceConfig::Spotify(_) => None,
     };
-    let _stop_progress = progress_done.clone().drop_guard();
     let (page_tx, page_rx) = mpsc::channel(capacity);
     let (out_tx, out_rx) = mpsc::channel(capacity);
     // A replay reads while the queries are planned: reading needs no schema.
-    let mut source = SourceStart::new(source, settings.pipeline.batch, page_tx, &cancel);
+    let mut source = SourceStart::new(source, settings.pipeline.batch, page_tx, &cancel, ledger.clone());
+    // A long replay shows its progress; a live run has no end to measure against.
+    let progress_done = CancellationToken::new();
+    let progress = is_replay
+        .then(|| tokio::spawn(progress::report(counters.clone(), source.total_bytes(), progress_done.clone())));
+    let _stop_progress = progress_done.clone().drop_guard();
     // A broken query is reported first, even when the input is missing too.
     let checked = Transform::read_schemas_for(&queries).await.map_err(Error::from);
     let schemas = match checked.and_then(|schemas| source.take_error().map_or(Ok(schemas), Err)) {
@@ -171,6 +171,10 @@ pub async fn run_observed(
     let committed = committed?;
     if !committed.stopped_mid_stream {
         sinks::forget_deliveries(settings)?;
+        // Everything read is committed: a rerun skips these inputs.
+        if let Some(ledger) = &ledger {
+            ledger.save()?;
+        }
     }
     let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
     let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
@@ -182,6 +186,27 @@ pub async fn run_observed(
         summary.source = Some(SourceSummary::from(source_counters.as_ref()));
     }
     Ok(summary)
+}
+
+/// The ledger of replays into this lake with these queries, page kind and sinks.
+fn replay_ledger(
+    settings: &Settings,
+    queries: &[crate::transform::Query],
+    config: &crate::source::replay::ReplayConfig,
+) -> Result<crate::source::replay::Ledger, Error> {
+    let mut scope: Vec<String> = queries.iter().map(|q| format!("{}\n{}", q.table, q.sql)).collect();
+    scope.sort();
+    scope.push(format!("kind {:?}", config.kind));
+    scope.push(format!("sinks {:?}", settings.sinks));
+    let ledger =
+        crate::source::replay::Ledger::open(&settings.state_dir, &settings.lake.path.to_string(), &scope.join("\n"))?;
+    if ledger.known() > 0 {
+        tracing::info!(
+            inputs = ledger.known(),
+            "earlier replays into this lake read some inputs: only new ones are read"
+        );
+    }
+    Ok(ledger)
 }
 
 type Task<T> = tokio::task::JoinHandle<Result<T, Error>>;

@@ -15,8 +15,8 @@ use crate::telemetry::SourceCounters;
 
 /// A source on its way to running.
 pub enum SourceStart {
-    /// A replay, already reading.
-    Reading(JoinHandle<Result<(), Error>>),
+    /// A replay, already reading, and the JSON bytes of its inputs where they are known.
+    Reading(JoinHandle<Result<(), Error>>, Option<u64>),
     /// A replay whose inputs cannot be listed.
     Missing(Option<Error>),
     /// A live source, waiting for [`SourceStart::start`].
@@ -24,22 +24,34 @@ pub enum SourceStart {
 }
 
 impl SourceStart {
+    /// Starts reading a replay's inputs, less those its `ledger` says were read before.
     pub fn new(
         config: SourceConfig,
         limits: BatchLimits,
         pages: mpsc::Sender<PageBatch>,
         cancel: &CancellationToken,
+        ledger: Option<Arc<replay::Ledger>>,
     ) -> Self {
         match config {
-            SourceConfig::Replay(config) => match replay::list_files(&config) {
-                Ok(files) => {
-                    let (cancel, kind, s3) = (cancel.clone(), config.kind, config.s3);
-                    Self::Reading(tokio::task::spawn_blocking(move || {
-                        replay::read_files(&files, kind, &s3, limits, &pages, &cancel).map_err(Error::from)
-                    }))
+            SourceConfig::Replay(config) => {
+                let listed = replay::list_files(&config, cancel);
+                let files = match (listed, &ledger) {
+                    (Ok(files), Some(ledger)) => replay::unread(files, ledger),
+                    (listed, _) => listed,
+                };
+                match files {
+                    Ok(files) => {
+                        let total = replay::total_bytes(&files);
+                        let (cancel, kind, s3) = (cancel.clone(), config.kind, config.s3);
+                        let task = tokio::task::spawn_blocking(move || {
+                            replay::read_files(&files, kind, &s3, limits, &pages, &cancel, ledger.as_deref())
+                                .map_err(Error::from)
+                        });
+                        Self::Reading(task, total)
+                    }
+                    Err(e) => Self::Missing(Some(e.into())),
                 }
-                Err(e) => Self::Missing(Some(e.into())),
-            },
+            }
             SourceConfig::Spotify(config) => Self::Live(config, limits, pages),
         }
     }
@@ -48,6 +60,14 @@ impl SourceStart {
     pub fn state_dir(&self) -> Option<&std::path::Path> {
         match self {
             Self::Live(config, ..) => Some(&config.state_dir),
+            _ => None,
+        }
+    }
+
+    /// The JSON bytes a replay will read, when its inputs tell them: what progress counts against.
+    pub fn total_bytes(&self) -> Option<u64> {
+        match self {
+            Self::Reading(_, total) => *total,
             _ => None,
         }
     }
@@ -74,7 +94,7 @@ impl SourceStart {
     /// The task of a source that is already reading.
     pub fn into_task(self) -> Option<JoinHandle<Result<(), Error>>> {
         match self {
-            Self::Reading(task) => Some(task),
+            Self::Reading(task, _) => Some(task),
             _ => None,
         }
     }
@@ -87,7 +107,7 @@ impl SourceStart {
         cancel: &CancellationToken,
     ) -> Result<JoinHandle<Result<(), Error>>, Error> {
         match self {
-            Self::Reading(task) => Ok(task),
+            Self::Reading(task, _) => Ok(task),
             Self::Missing(error) => Err(error.unwrap_or_else(|| Error::Bug("a missing input was started".into()))),
             Self::Live(config, limits, pages) => {
                 let client = Arc::new(spotify::connect(&config, counters, cancel.clone())?);

@@ -34,6 +34,16 @@ pub enum SourceError {
     /// An `s3://` input cannot be listed or read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// An input file a complete replay into this lake read has changed since: its rows are in
+    /// the lake, and reading it again would add them twice.
+    #[error(
+        "{name} changed since a replay into this lake read it (then {was}, now {now}); its rows are in the lake already and tunestream will not add them twice: put the changed file under a new name, or replay into a new lake (the list of inputs read is {ledger})",
+        ledger = ledger.display()
+    )]
+    InputChanged { name: String, was: String, now: String, ledger: PathBuf },
+    /// The replay ledger in the state directory cannot be read or written.
+    #[error("replay ledger {path}: {message}")]
+    Ledger { path: PathBuf, message: String },
     /// The user named inputs, but none of them holds a page file.
     #[error("no raw page files (*.ndjson, *.jsonl, *.json, optionally .gz) under {0}")]
     NoFiles(String),

@@ -80,11 +80,18 @@ impl LocalStore {
         Ok(())
     }
 
-    pub(super) fn commit(&self, temp: &Path, key: &str) -> Result<Committed, StoreError> {
+    /// Links the staged `temp` under `key` unless the key exists; a key that exists counts as
+    /// committed only when it holds the same object: the same `content` entry for a Parquet file
+    /// (whose rows a query may order differently), the same bytes for anything else.
+    pub(super) fn commit(&self, temp: &Path, key: &str, content: Option<&str>) -> Result<Committed, StoreError> {
         let target = self.path_of(key);
         let committed = match std::fs::hard_link(temp, &target) {
             Ok(()) => Committed::Created,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Committed::AlreadyPresent,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Refused, the staged copy goes, as S3 aborts the upload.
+                verify(&target, temp, content).inspect_err(|_| drop(std::fs::remove_file(temp)))?;
+                Committed::AlreadyPresent
+            }
             // Committed before a crash: the hidden name was already removed.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !temp.exists() && target.exists() => {
                 return Ok(Committed::Created);
@@ -164,6 +171,37 @@ impl LocalStore {
     }
 }
 
+/// Checks that the object at `target` is the staged one at `temp` (see [`LocalStore::commit`]).
+fn verify(target: &Path, temp: &Path, content: Option<&str>) -> Result<(), StoreError> {
+    let conflict =
+        |found: String, expected: String| StoreError::Conflict { url: target.display().to_string(), found, expected };
+    if let Some(content) = content {
+        let found = parquet_content(target)?;
+        return match found {
+            Some(found) if found == content => Ok(()),
+            found => Err(conflict(
+                format!("content {}", found.as_deref().unwrap_or("unknown")),
+                format!("content {content}"),
+            )),
+        };
+    }
+    let (found, expected) = (std::fs::read(target).map_err(io(target))?, std::fs::read(temp).map_err(io(temp))?);
+    if found == expected {
+        return Ok(());
+    }
+    let digest = |bytes: &[u8]| format!("{} bytes, xxh3 {:016x}", bytes.len(), xxhash_rust::xxh3::xxh3_64(bytes));
+    Err(conflict(digest(&found), digest(&expected)))
+}
+
+/// The `tunestream.content` entry of the Parquet file at `path`, if it is one and has it.
+fn parquet_content(path: &Path) -> Result<Option<String>, StoreError> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = File::open(path).map_err(io(path))?;
+    let Ok(reader) = SerializedFileReader::new(file) else { return Ok(None) };
+    let entries = reader.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+    Ok(entries.into_iter().find(|kv| kv.key == super::s3::CONTENT_ENTRY).and_then(|kv| kv.value))
+}
+
 impl LocalUpload {
     pub fn temp(&self) -> &Path {
         &self.temp
@@ -215,8 +253,13 @@ mod tests {
         let first = pending(&store, "t/dt=1/a.txt", b"first");
         let stray = pending(&store, "t/dt=1/b.txt", b"never committed").staged;
         assert_eq!(store.commit(&first).unwrap(), Committed::Created);
+        let again = pending(&store, "t/dt=1/a.txt", b"first");
+        assert_eq!(store.commit(&again).unwrap(), Committed::AlreadyPresent);
+        // Other bytes under a taken key are refused, naming the key, and change nothing.
         let second = pending(&store, "t/dt=1/a.txt", b"second");
-        assert_eq!(store.commit(&second).unwrap(), Committed::AlreadyPresent);
+        let err = store.commit(&second).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        assert!(err.to_string().contains("a.txt") && err.to_string().contains("never overwrites"), "{err}");
         assert_eq!(store.read("t/dt=1/a.txt").unwrap(), b"first");
         assert_eq!(store.list("t").unwrap(), vec!["t/dt=1/a.txt".to_owned()]);
         // Committing again after a crash finds the object in place.

@@ -104,7 +104,7 @@ pub enum StoreError {
     /// The key holds another object than this write would have produced. tunestream never
     /// overwrites a key, so the user must find out who wrote it.
     #[error(
-        "{url} already holds another object (ETag {found}, this write's {expected}); tunestream never overwrites a key: was this prefix written by another run or another state directory?"
+        "{url} already holds another object ({found}; this write's: {expected}); tunestream never overwrites a key: was this lake written by another run or another state directory, or did a replay's input change since it was read?"
     )]
     Conflict { url: String, found: String, expected: String },
 }
@@ -162,7 +162,9 @@ impl Store {
     /// Makes a staged object visible under `pending.key`, unless that key exists.
     pub fn commit(&self, pending: &Pending) -> Result<Committed, StoreError> {
         match (self, &pending.staged) {
-            (Store::Local(local), Staged::Local { temp }) => local.commit(temp, &pending.key),
+            (Store::Local(local), Staged::Local { temp }) => {
+                local.commit(temp, &pending.key, pending.content.as_deref())
+            }
             (Store::S3(s3), Staged::S3 { upload_id, parts }) => {
                 s3.commit(&pending.key, upload_id, parts, pending.content.as_deref())
             }

@@ -1,5 +1,9 @@
 //! Rejected lines: staged next to the lake as NDJSON, one file per micro-batch, with the error,
 //! the source file, the line number and the line itself, so they can be fixed and replayed.
+//!
+//! A file is named by the micro-batch and by where its lines come from (each source and line
+//! number), so two byte-identical micro-batches of bad lines, read from two files or from two
+//! places in one file, keep two files of records.
 
 use std::io::Write;
 
@@ -19,7 +23,8 @@ struct RejectRecord<'a> {
     record: std::borrow::Cow<'a, str>,
 }
 
-/// Stages the rejects of one micro-batch as `_rejected/rejected-<batch id>.ndjson`.
+/// Stages the rejects of one micro-batch as `_rejected/rejected-<batch id>-<origin>.ndjson`,
+/// `<origin>` a digest of every reject's source and line number.
 ///
 /// Like lake files, the name derives from the input, and the file commits with the batch.
 pub fn stage_rejects(store: &Store, batch_id: &str, rejects: &[Reject]) -> Result<Option<Pending>, SinkError> {
@@ -27,7 +32,10 @@ pub fn stage_rejects(store: &Store, batch_id: &str, rejects: &[Reject]) -> Resul
         return Ok(None);
     }
     let mut text = Vec::new();
+    let mut origin = xxhash_rust::xxh3::Xxh3::new();
     for reject in rejects {
+        origin.update(reject.line.file.path.as_os_str().as_encoded_bytes());
+        origin.update(&reject.line.line_no.to_le_bytes());
         let record = RejectRecord {
             source: reject.line.file.path.display().to_string(),
             line: reject.line.line_no,
@@ -40,7 +48,8 @@ pub fn stage_rejects(store: &Store, batch_id: &str, rejects: &[Reject]) -> Resul
             text.push(b'\n');
         }
     }
-    let mut upload = store.upload(format!("{REJECTED_DIR}/rejected-{batch_id}.ndjson"))?;
+    let origin = origin.digest();
+    let mut upload = store.upload(format!("{REJECTED_DIR}/rejected-{batch_id}-{origin:016x}.ndjson"))?;
     if let Err(source) = upload.write_all(&text) {
         let path = upload.describe();
         upload.abort();

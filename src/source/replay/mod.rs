@@ -6,10 +6,16 @@
 //! S3 objects stream through a bounded buffer, the next one fetched while the current is read.
 
 mod config;
+mod ledger;
+mod list;
 mod size;
 
 pub use config::ReplayConfig;
+pub use ledger::{InputId, Ledger};
+pub use list::{Input, list_files, unread};
 pub use size::total_bytes;
+
+use list::{S3Objects, list_s3};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -22,12 +28,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::SourceError;
 use crate::page::{BatchLimits, BufferPool, CommitPoint, LineRef, PageBatch, SourceFile};
-use crate::store::{Location, ObjectInfo, S3Settings, S3Store, Store};
+use crate::store::S3Settings;
 
 /// The UTF-8 byte-order mark, stripped from the start of a page file.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-const PAGE_FILE_ENDINGS: [&str; 6] = [".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz"];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The buffer that peeks at a file's first bytes, and reads the compressed side of gzip files.
 const PEEK_BUFFER_BYTES: usize = 64 << 10;
@@ -40,119 +45,14 @@ const MAX_PREALLOCATED_BYTES: usize = 64 << 20;
 /// decoding, so a buffer comes back about as often as one is needed; two cover the jitter.
 const FREE_BUFFERS: usize = 2;
 
-/// One input of a replay, in reading order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    File(PathBuf),
-    /// An `s3://` prefix, listed when reading starts.
-    S3(Location),
-}
-
-/// A listed `s3://` prefix: its store and page objects.
-struct S3Objects {
-    store: S3Store,
-    objects: Vec<ObjectInfo>,
-}
-
-/// Expands the configured local paths into the ordered list of page files to read; `s3://`
-/// prefixes stay as they are, and are listed by [`read_files`] before it reads anything.
-///
-/// Fails before any data is read when a path is missing or nothing is found, naming the path.
-pub fn list_files(config: &ReplayConfig) -> Result<Vec<Input>, SourceError> {
-    let mut inputs = Vec::new();
-    for location in &config.inputs {
-        let Location::Local(path) = location else {
-            inputs.push(Input::S3(location.clone()));
-            continue;
-        };
-        let meta = std::fs::metadata(path).map_err(|source| SourceError::Input { path: path.clone(), source })?;
-        let mut files = Vec::new();
-        if meta.is_dir() {
-            collect_dir(path, &mut files)?;
-        } else {
-            files.push(path.clone());
-        }
-        inputs.extend(files.into_iter().map(Input::File));
-    }
-    if inputs.is_empty() {
-        return Err(no_files(config));
-    }
-    Ok(inputs)
-}
-
-fn no_files(config: &ReplayConfig) -> SourceError {
-    let named: Vec<String> = config.inputs.iter().map(ToString::to_string).collect();
-    SourceError::NoFiles(named.join(", "))
-}
-
-/// Whether `name` is a page file of a folder being read: hidden and `_`-prefixed names are not.
-fn is_page_file(name: &str) -> bool {
-    !name.starts_with(['.', '_']) && PAGE_FILE_ENDINGS.iter().any(|ending| name.ends_with(ending))
-}
-
-/// Lists every `s3://` input, so that a missing bucket or an empty prefix fails before anything
-/// is read. Blocking: call from a blocking thread.
-fn list_s3(
-    inputs: &[Input],
-    s3: &S3Settings,
-    cancel: &CancellationToken,
-) -> Result<Vec<Option<S3Objects>>, SourceError> {
-    if !inputs.iter().any(|input| matches!(input, Input::S3(_))) {
-        return Ok(inputs.iter().map(|_| None).collect());
-    }
-    let handle = tokio::runtime::Handle::try_current().map_err(|e| SourceError::Client(e.to_string()))?;
-    let mut listed = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let Input::S3(location) = input else {
-            listed.push(None);
-            continue;
-        };
-        let (store, objects) = handle.block_on(async {
-            let Store::S3(store) = crate::store::open(location, s3, cancel).await? else {
-                return Err(crate::store::StoreError::S3 {
-                    url: location.to_string(),
-                    message: "not an S3 location".into(),
-                });
-            };
-            let objects = store.objects("").await?;
-            Ok((store, objects))
-        })?;
-        // A named object is read whatever its name; below a prefix, the names a folder's are.
-        let objects: Vec<ObjectInfo> = objects
-            .into_iter()
-            .filter(|o| o.key.is_empty() || o.key.split('/').all(|part| !part.starts_with(['.', '_'])))
-            .filter(|o| o.key.is_empty() || is_page_file(o.key.rsplit('/').next().unwrap_or_default()))
-            .collect();
-        if objects.is_empty() {
-            return Err(SourceError::NoFiles(location.to_string()));
-        }
-        listed.push(Some(S3Objects { store, objects }));
-    }
-    Ok(listed)
-}
-
-fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let entries =
-        crate::fs::sorted_entries(dir).map_err(|source| SourceError::Input { path: dir.to_owned(), source })?;
-    for path in entries {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if name.starts_with(['.', '_']) {
-            continue;
-        }
-        if path.is_dir() {
-            collect_dir(&path, files)?;
-        } else if is_page_file(name) {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// Reads `files` in order and sends micro-batches of at most `limits` to `tx`; the last one
 /// carries [`CommitPoint::EndOfInput`].
 ///
 /// Returns when all files are read, the receiver is gone, or `cancel` fires. Blocking: run it on
 /// a blocking thread.
+///
+/// With a `ledger`, `s3://` objects an earlier complete replay read are skipped (local files are
+/// filtered before, by [`unread`]), and every input read to its end is recorded in it.
 pub fn read_files(
     inputs: &[Input],
     kind: Option<crate::page::Kind>,
@@ -160,8 +60,9 @@ pub fn read_files(
     limits: BatchLimits,
     tx: &mpsc::Sender<PageBatch>,
     cancel: &CancellationToken,
+    ledger: Option<&Ledger>,
 ) -> Result<(), SourceError> {
-    let listed = list_s3(inputs, s3, cancel)?;
+    let listed = list_s3(inputs, s3, cancel, ledger)?;
     let pool = BufferPool::new(FREE_BUFFERS);
     let mut batcher = Batcher {
         limits,
@@ -182,9 +83,13 @@ pub fn read_files(
                 while flow == Flow::Continue
                     && let Some((object, url, reader)) = stream.next_object()
                 {
+                    let id = InputId { name: url.clone(), size: object.size, modified_micros: object.modified_micros };
                     let path = PathBuf::from(url);
                     let source = Arc::new(SourceFile { path, modified_micros: object.modified_micros, kind });
                     flow = batcher.read_source(reader, &source)?;
+                    if flow == Flow::Continue {
+                        ledger.inspect(|l| l.record(id));
+                    }
                 }
                 flow
             }
@@ -197,7 +102,13 @@ pub fn read_files(
                     .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_micros() as i64);
                 let source = Arc::new(SourceFile { path: path.clone(), modified_micros, kind });
-                batcher.read_source(file, &source)?
+                let flow = batcher.read_source(file, &source)?;
+                if flow == Flow::Continue
+                    && let Some(ledger) = ledger
+                {
+                    ledger.record(InputId::of_file(path)?);
+                }
+                flow
             }
             (Input::S3(location), None) => return Err(SourceError::NoFiles(location.to_string())),
         };
@@ -248,6 +159,12 @@ impl Batcher<'_> {
         }
         if gzip {
             self.unverified = false;
+            return Ok(self.cut(self.batch.buf.len()));
+        }
+        // A file's lines never share a micro-batch with the next file's: what a file gives does
+        // not depend on what is read after it, so a replay that skips the files it read before
+        // (the ledger) cuts the new ones as a full replay would.
+        if !self.batch.lines.is_empty() {
             return Ok(self.cut(self.batch.buf.len()));
         }
         Ok(Flow::Continue)
@@ -343,7 +260,7 @@ mod tests {
     /// the last batch marks the end of the input.
     fn read_all(files: &[PathBuf], limits: BatchLimits) -> Vec<PageBatch> {
         let (tx, mut rx) = mpsc::channel(100);
-        read_files(&local(files), None, &S3Settings::default(), limits, &tx, &CancellationToken::new()).unwrap();
+        read_files(&local(files), None, &S3Settings::default(), limits, &tx, &CancellationToken::new(), None).unwrap();
         drop(tx);
         let mut batches: Vec<PageBatch> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
         let ends: Vec<bool> = batches.iter().map(|b| b.commit_point == Some(CommitPoint::EndOfInput)).collect();
@@ -364,7 +281,8 @@ mod tests {
         enc.finish().unwrap();
         let (tx, mut rx) = mpsc::channel(100);
         let limits = BatchLimits { max_pages: 2, max_bytes: 1 << 20 };
-        read_files(&local(&[plain, gz]), None, &S3Settings::default(), limits, &tx, &CancellationToken::new()).unwrap();
+        read_files(&local(&[plain, gz]), None, &S3Settings::default(), limits, &tx, &CancellationToken::new(), None)
+            .unwrap();
         drop(tx);
         let marks: Vec<(usize, Option<CommitPoint>)> =
             std::iter::from_fn(|| rx.try_recv().ok()).map(|b| (b.lines.len(), b.commit_point)).collect();
@@ -406,6 +324,7 @@ mod tests {
             BatchLimits { max_pages: 3, max_bytes: 1 << 20 },
             &tx,
             &cancel,
+            None,
         )
         .unwrap();
         drop(tx);
@@ -424,12 +343,14 @@ mod tests {
         enc.finish().unwrap();
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
 
-        let files = list_files(&ReplayConfig::new(vec![dir.path().to_owned()], None)).unwrap();
+        let files =
+            list_files(&ReplayConfig::new(vec![dir.path().to_owned()], None), &CancellationToken::new()).unwrap();
         assert_eq!(files, local(&[plain.clone(), gz.clone()]));
 
         let batches = read_all(&[plain.clone(), gz.clone()], BatchLimits { max_pages: 2, max_bytes: 1 << 20 });
-        assert_eq!(batches.iter().map(|b| b.lines.len()).collect::<Vec<_>>(), vec![2, 2]);
-        assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![0, 1]);
+        // A batch ends with its file: the second file's line starts a batch of its own.
+        assert_eq!(batches.iter().map(|b| b.lines.len()).collect::<Vec<_>>(), vec![2, 1, 1]);
+        assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
         let all: Vec<(String, u64, String)> = batches
             .iter()
             .flat_map(|b| {
@@ -463,7 +384,7 @@ mod tests {
         // One batch in flight at a time, dropped once read: the reader refills freed buffers.
         let (tx, mut rx) = mpsc::channel(1);
         let reader = std::thread::spawn(move || {
-            read_files(&local(&[file]), None, &S3Settings::default(), limits, &tx, &CancellationToken::new())
+            read_files(&local(&[file]), None, &S3Settings::default(), limits, &tx, &CancellationToken::new(), None)
         });
         let mut reused = Vec::new();
         while let Some(batch) = rx.blocking_recv() {
@@ -523,10 +444,12 @@ mod tests {
 
     #[test]
     fn missing_inputs_are_named() {
-        let err = list_files(&ReplayConfig::new(vec!["/no/such/pages.ndjson".into()], None)).unwrap_err();
+        let err = list_files(&ReplayConfig::new(vec!["/no/such/pages.ndjson".into()], None), &CancellationToken::new())
+            .unwrap_err();
         assert!(err.to_string().contains("/no/such/pages.ndjson"), "{err}");
         let empty = tempfile::tempdir().unwrap();
-        let err = list_files(&ReplayConfig::new(vec![empty.path().to_owned()], None)).unwrap_err();
+        let err =
+            list_files(&ReplayConfig::new(vec![empty.path().to_owned()], None), &CancellationToken::new()).unwrap_err();
         assert!(matches!(err, SourceError::NoFiles(_)), "{err}");
     }
 

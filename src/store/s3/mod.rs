@@ -190,8 +190,8 @@ impl S3Store {
         }
         Err(StoreError::Conflict {
             url: shared.url(key),
-            found,
-            expected: expected.unwrap_or_else(|| "unknown (the parts' ETags are not MD5s)".into()),
+            found: format!("ETag {found}"),
+            expected: format!("ETag {}", expected.unwrap_or_else(|| "unknown (the parts' ETags are not MD5s)".into())),
         })
     }
 
@@ -263,6 +263,11 @@ impl S3Store {
 
     /// Streams the objects `keys` (relative to the store) in order, fetching the next while the
     /// current one is read.
+    /// The `s3://` URL of the object at `key` (relative to the store), as a stream names it.
+    pub fn object_url(&self, key: &str) -> String {
+        self.shared.url(&self.shared.full_key(key))
+    }
+
     pub fn stream(&self, objects: Vec<ObjectInfo>) -> ObjectStream {
         ObjectStream::start(self.shared.clone(), objects)
     }
