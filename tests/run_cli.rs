@@ -254,20 +254,6 @@ fn lake_entries(lake: &Path, playlist: &str) -> Vec<(i64, String)> {
     entries
 }
 
-fn rejected_records(lake: &Path) -> Vec<serde_json::Value> {
-    let dir = lake.join("_rejected");
-    common::visible_files(&dir)
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(dir.join(f))
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
     let sim =
@@ -299,7 +285,7 @@ async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
     let log = String::from_utf8_lossy(&first.stderr);
     assert!(log.contains("offset=50") && log.contains("set aside in the rejected output"), "{log}");
     // The page is in the rejected output with its URL and job; every other entry is in the lake.
-    let rejected = rejected_records(&lake);
+    let rejected = common::rejected_records(&lake);
     assert_eq!(rejected.len(), 1, "{rejected:?}");
     assert!(rejected[0]["record"].as_str().unwrap().contains("offset=50"), "{}", rejected[0]);
     assert!(rejected[0]["source"].as_str().unwrap().starts_with("spotify/playlists"), "{}", rejected[0]);
@@ -317,7 +303,7 @@ async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
     let again = tokio::task::block_in_place(|| run(&config).args(["--force", "--for", "2s"]).output().unwrap());
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(String::from_utf8_lossy(&again.stdout).contains("unreadable pages set aside 0"));
-    assert_eq!(rejected_records(&lake).len(), 1);
+    assert_eq!(common::rejected_records(&lake).len(), 1);
     assert_eq!(lake_entries(&lake, &longest.playlist_id), expected);
     common::assert_plays_exactly_once(&lake, &sim);
     sim.stop().await;

@@ -304,3 +304,18 @@ pub fn assert_playlist_entries_exactly_once(lake: &Path, sim: &Simulator) {
         assert_eq!(lake, expected, "entries of playlist {} missing, extra or misplaced", playlist.playlist_id);
     }
 }
+
+/// Every record of every file in `<lake>/_rejected/`, parsed.
+pub fn rejected_records(lake: &Path) -> Vec<serde_json::Value> {
+    let dir = lake.join("_rejected");
+    visible_files(&dir)
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
