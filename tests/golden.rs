@@ -14,6 +14,7 @@ use tunestream::decode::{ReadSchemas, decode_batch};
 use tunestream::sink::feeds::Retained;
 use tunestream::source::replay::{ReplayConfig, list_files, read_files};
 use tunestream::source::{BatchLimits, PageBatch};
+use tunestream::page::DEFAULT_MAX_LINE_BYTES;
 use tunestream::transform::{Feeds, Transform, load_queries};
 
 fn root() -> PathBuf {
@@ -31,7 +32,7 @@ fn read_pages(path: PathBuf) -> Vec<PageBatch> {
     let config = ReplayConfig::new(vec![path], None);
     let files = list_files(&config, &Default::default()).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let limits = BatchLimits { max_pages: usize::MAX, max_bytes: usize::MAX };
+    let limits = BatchLimits { max_pages: usize::MAX, max_bytes: usize::MAX, max_line_bytes: DEFAULT_MAX_LINE_BYTES };
     read_files(&files, None, &Default::default(), limits, &tx, &Default::default(), None).unwrap();
     drop(tx);
     // The last batch only marks the end of the input when the input ended at a cut.

@@ -338,3 +338,43 @@ fn every_reject_record_is_kept_when_bad_inputs_are_byte_identical() {
     assert_eq!(from_c.len(), lines, "one record per line, each line once");
     assert_eq!(records.len(), lines + 2);
 }
+
+#[test]
+fn a_line_longer_than_the_limit_is_rejected_by_file_and_line_with_an_excerpt_and_its_neighbours_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(repo().join("samples/spotify_pages.ndjson")).unwrap();
+    let lines: Vec<&str> = sample.lines().collect();
+    let long = format!("{{\"kind\":\"track\",\"body\":{{\"name\":\"{}\"}}}}", "x".repeat(200_000));
+    let input = dir.path().join("pages.ndjson");
+    std::fs::write(&input, format!("{}\n{long}\n{}\n", lines[0], lines[1..].join("\n"))).unwrap();
+    let lake = dir.path().join("lake");
+    let out = common::bin()
+        .args(["replay"])
+        .arg(&input)
+        .arg("--lake")
+        .arg(&lake)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--queries")
+        .arg(repo().join("queries"))
+        .env("TUNESTREAM__PIPELINE__MAX_LINE_BYTES", "65536")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rejects = common::rejected_records(&lake);
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0]["line"], 2);
+    assert!(rejects[0]["source"].as_str().unwrap().ends_with("pages.ndjson"));
+    let error = rejects[0]["error"].as_str().unwrap();
+    assert!(error.contains(&long.len().to_string()) && error.contains("max_line_bytes"), "{error}");
+    assert_eq!(rejects[0]["record"].as_str().unwrap().len(), tunestream::page::LONG_LINE_EXCERPT_BYTES);
+    // Every other page landed: the same tables as a replay of the sample alone.
+    let whole = dir.path().join("whole");
+    let out = replay_into(&repo().join("samples/spotify_pages.ndjson"), &whole, &dir.path().join("state2"));
+    assert!(out.status.success());
+    let strip = |rows: std::collections::BTreeMap<String, Vec<String>>| -> Vec<(String, usize)> {
+        rows.into_iter().map(|(table, rows)| (table, rows.len())).collect()
+    };
+    assert_eq!(strip(common::lake_rows(&lake)), strip(common::lake_rows(&whole)));
+}

@@ -84,6 +84,9 @@ pub struct PipelineSection {
     pub batch_max_pages: usize,
     /// …or this many bytes of raw JSON, whichever comes first.
     pub batch_max_bytes: usize,
+    /// The longest raw line read (64 MiB); a longer one goes to the rejected output with its
+    /// file, line number, length and first 4 KiB, and reading goes on at the next line.
+    pub max_line_bytes: usize,
     /// Micro-batches waiting between two stages; bounds memory and applies backpressure.
     pub channel_capacity: usize,
     /// Micro-batches decoded and transformed at the same time.
@@ -95,6 +98,7 @@ impl Default for PipelineSection {
         Self {
             batch_max_pages: 500,
             batch_max_bytes: 8 << 20,
+            max_line_bytes: crate::page::DEFAULT_MAX_LINE_BYTES,
             channel_capacity: 2,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }

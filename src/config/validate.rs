@@ -81,6 +81,7 @@ impl FileConfig {
         let p = &self.pipeline;
         at_least("pipeline.batch_max_pages", p.batch_max_pages, 1);
         at_least("pipeline.batch_max_bytes", p.batch_max_bytes, 1024);
+        at_least("pipeline.max_line_bytes", p.max_line_bytes, crate::page::LONG_LINE_EXCERPT_BYTES);
         at_least("pipeline.channel_capacity", p.channel_capacity, 1);
         at_least("pipeline.workers", p.workers, 1);
         problems.extend(self.lake.problems());
@@ -125,7 +126,11 @@ impl FileConfig {
             return Err(ConfigError::Invalid(problems));
         }
         let pipeline = PipelineSettings {
-            batch: BatchLimits { max_pages: p.batch_max_pages, max_bytes: p.batch_max_bytes },
+            batch: BatchLimits {
+                max_pages: p.batch_max_pages,
+                max_bytes: p.batch_max_bytes,
+                max_line_bytes: p.max_line_bytes,
+            },
             channel_capacity: p.channel_capacity,
             workers: p.workers,
         };

@@ -92,6 +92,14 @@ pub fn decode_batch(batch: PageBatch, schemas: &ReadSchemas) -> Result<DecodedBa
     let mut rejects = Vec::new();
     let mut buckets: BTreeMap<(Kind, bool), Vec<usize>> = BTreeMap::new();
     for (i, line) in batch.lines.iter().enumerate() {
+        if let Some(length) = line.too_long {
+            let error = format!(
+                "the line is {length} bytes, longer than pipeline.max_line_bytes; the record holds its first {} bytes",
+                line.end - line.start
+            );
+            rejects.push(reject_line(&batch, i, None, error));
+            continue;
+        }
         match probe(batch.line(line), line.file.kind) {
             Ok(p) => buckets.entry((p.kind, p.form == Form::Envelope)).or_default().push(i),
             Err(e) => rejects.push(reject_line(&batch, i, None, e.to_string())),

@@ -364,6 +364,7 @@ fn junk_inside_values_no_query_reads_rejects_the_line_and_keeps_its_neighbours()
             line_no: i as u64 + 1,
             start,
             end: batch.buf.len(),
+            too_long: None,
         });
         batch.buf.push(b'\n');
     }

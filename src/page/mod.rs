@@ -53,6 +53,9 @@ pub struct LineRef {
     pub line_no: u64,
     pub start: usize,
     pub end: usize,
+    /// Set when the line was longer than the limit: its length in bytes. `start..end` then
+    /// holds only its first [`LONG_LINE_EXCERPT_BYTES`].
+    pub too_long: Option<u64>,
 }
 
 /// A micro-batch of raw lines: one contiguous buffer plus where each line is in it.
@@ -78,7 +81,8 @@ impl PageBatch {
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let start = batch.buf.len();
             batch.buf.extend_from_slice(line.as_bytes());
-            batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end: batch.buf.len() });
+            let end = batch.buf.len();
+            batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end, too_long: None });
             batch.buf.push(b'\n');
         }
         batch
@@ -101,4 +105,13 @@ impl PageBatch {
 pub struct BatchLimits {
     pub max_pages: usize,
     pub max_bytes: usize,
+    /// The longest line read; a longer one is rejected as it is read, keeping an excerpt, so
+    /// one line never holds more memory than this.
+    pub max_line_bytes: usize,
 }
+
+/// The default longest line: far above any real page (a 100-entry playlist page is ~0.5 MiB).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
+
+/// How much of a line that is too long is kept, for the rejected output.
+pub const LONG_LINE_EXCERPT_BYTES: usize = 4 << 10;

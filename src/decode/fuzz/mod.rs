@@ -138,7 +138,8 @@ fn check_batch_path(seed: &Seed, refs: &[&[u8]], tally: &mut Tally) {
     for (i, line) in refs.iter().enumerate().filter(|(_, l)| !l.contains(&b'\n')) {
         let start = batch.buf.len();
         batch.buf.extend_from_slice(line);
-        batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end: batch.buf.len() });
+        let end = batch.buf.len();
+        batch.lines.push(LineRef { file: file.clone(), line_no: i as u64 + 1, start, end, too_long: None });
         batch.buf.push(b'\n');
         numbers.push(i);
     }

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::SourceError;
-use crate::page::{BatchLimits, BufferPool, CommitPoint, LineRef, PageBatch, SourceFile};
+use crate::page::{BatchLimits, BufferPool, CommitPoint, LONG_LINE_EXCERPT_BYTES, LineRef, PageBatch, SourceFile};
 use crate::store::S3Settings;
 
 /// The UTF-8 byte-order mark, stripped from the start of a page file.
@@ -181,6 +181,9 @@ impl Batcher<'_> {
         let mut line_start = self.batch.buf.len();
         let mut eof = false;
         let mut first_read = true;
+        // Once the line being read is longer than the limit: the bytes dropped past its excerpt,
+        // and the excerpt's length.
+        let mut too_long: Option<(u64, usize)> = None;
         while !eof {
             let mut search = self.batch.buf.len();
             self.batch.buf.reserve(self.chunk);
@@ -199,12 +202,33 @@ impl Batcher<'_> {
                 };
                 line_no += 1;
                 let content_end = line_start + buf[line_start..end].trim_ascii_end().len();
+                if too_long.is_none() && content_end - line_start > self.limits.max_line_bytes {
+                    too_long = Some((0, LONG_LINE_EXCERPT_BYTES));
+                }
+                if let Some((dropped, excerpt)) = too_long.take() {
+                    // The end of a line too long to keep: its excerpt stays, for the rejects.
+                    let excerpt_end = line_start + excerpt;
+                    let length = dropped + (content_end - line_start) as u64;
+                    self.batch.buf.drain(excerpt_end..end);
+                    let line =
+                        LineRef { file: source.clone(), line_no, start: line_start, end: excerpt_end, too_long: Some(length) };
+                    self.batch.lines.push(line);
+                    (line_start, search) = (excerpt_end, excerpt_end);
+                    if self.batch.lines.len() >= self.limits.max_pages || excerpt_end >= self.limits.max_bytes {
+                        if self.cut(excerpt_end) == Flow::Stop {
+                            return Ok(Flow::Stop);
+                        }
+                        (line_start, search) = (0, 0);
+                    }
+                    continue;
+                }
                 if buf[line_start..content_end].trim_ascii_start().is_empty() {
                     self.batch.buf.drain(line_start..end);
                     search = line_start;
                     continue;
                 }
-                self.batch.lines.push(LineRef { file: source.clone(), line_no, start: line_start, end: content_end });
+                let line = LineRef { file: source.clone(), line_no, start: line_start, end: content_end, too_long: None };
+                self.batch.lines.push(line);
                 (line_start, search) = (end, end);
                 if self.batch.lines.len() >= self.limits.max_pages || end >= self.limits.max_bytes {
                     if self.cut(end) == Flow::Stop {
@@ -212,6 +236,15 @@ impl Batcher<'_> {
                     }
                     (line_start, search) = (0, 0);
                 }
+            }
+            // No newline yet: a line past the limit keeps its first bytes and drops the rest as
+            // it is read, so it never holds more memory than the limit.
+            let unfinished = self.batch.buf.len() - line_start;
+            if too_long.is_some() || unfinished > self.limits.max_line_bytes {
+                let (dropped, excerpt) = too_long.get_or_insert((0, LONG_LINE_EXCERPT_BYTES.min(unfinished)));
+                let excerpt_end = line_start + *excerpt;
+                *dropped += (self.batch.buf.len() - excerpt_end) as u64;
+                self.batch.buf.truncate(excerpt_end);
             }
         }
         Ok(Flow::Continue)
@@ -250,6 +283,7 @@ pub fn read_to_vec(path: &Path) -> Result<Vec<u8>, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::page::DEFAULT_MAX_LINE_BYTES;
 
     fn local(files: &[PathBuf]) -> Vec<Input> {
         files.iter().cloned().map(Input::File).collect()
@@ -280,7 +314,7 @@ mod tests {
         enc.write_all("{\"b\":1}\n".repeat(5).as_bytes()).unwrap();
         enc.finish().unwrap();
         let (tx, mut rx) = mpsc::channel(100);
-        let limits = BatchLimits { max_pages: 2, max_bytes: 1 << 20 };
+        let limits = BatchLimits { max_pages: 2, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES };
         read_files(&local(&[plain, gz]), None, &S3Settings::default(), limits, &tx, &CancellationToken::new(), None)
             .unwrap();
         drop(tx);
@@ -300,7 +334,7 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(File::create(&second).unwrap(), flate2::Compression::fast());
         enc.write_all("\u{feff}{\"b\":1}\n".as_bytes()).unwrap();
         enc.finish().unwrap();
-        let batches = read_all(&[first, second], BatchLimits { max_pages: 10, max_bytes: 1 << 20 });
+        let batches = read_all(&[first, second], BatchLimits { max_pages: 10, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES });
         let lines: Vec<String> = batches
             .iter()
             .flat_map(|b| b.lines.iter().map(|l| String::from_utf8_lossy(b.line(l)).into_owned()))
@@ -321,7 +355,7 @@ mod tests {
             &local(&[file]),
             None,
             &S3Settings::default(),
-            BatchLimits { max_pages: 3, max_bytes: 1 << 20 },
+            BatchLimits { max_pages: 3, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES },
             &tx,
             &cancel,
             None,
@@ -347,7 +381,7 @@ mod tests {
             list_files(&ReplayConfig::new(vec![dir.path().to_owned()], None), &CancellationToken::new()).unwrap();
         assert_eq!(files, local(&[plain.clone(), gz.clone()]));
 
-        let batches = read_all(&[plain.clone(), gz.clone()], BatchLimits { max_pages: 2, max_bytes: 1 << 20 });
+        let batches = read_all(&[plain.clone(), gz.clone()], BatchLimits { max_pages: 2, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES });
         // A batch ends with its file: the second file's line starts a batch of its own.
         assert_eq!(batches.iter().map(|b| b.lines.len()).collect::<Vec<_>>(), vec![2, 1, 1]);
         assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
@@ -377,7 +411,7 @@ mod tests {
         let file = dir.path().join("a.ndjson");
         let text: String = (0..300).map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 37))).collect();
         std::fs::write(&file, &text).unwrap();
-        let limits = BatchLimits { max_pages: 1000, max_bytes: 700 };
+        let limits = BatchLimits { max_pages: 1000, max_bytes: 700, max_line_bytes: DEFAULT_MAX_LINE_BYTES };
         let lines_of = |b: &PageBatch| (b.content_id(), b.lines.iter().map(|l| b.line(l).to_vec()).collect::<Vec<_>>());
         let kept: Vec<_> = read_all(std::slice::from_ref(&file), limits).iter().map(lines_of).collect();
 
@@ -430,7 +464,7 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         };
-        for limits in [BatchLimits { max_pages: 2, max_bytes: 1 << 20 }, BatchLimits { max_pages: 100, max_bytes: 12 }]
+        for limits in [BatchLimits { max_pages: 2, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES }, BatchLimits { max_pages: 100, max_bytes: 12, max_line_bytes: DEFAULT_MAX_LINE_BYTES }]
         {
             let reference = cut(1 << 20, limits);
             let lines: Vec<u64> = reference.iter().flat_map(|b| b.2.iter().map(|l| l.0)).collect();
@@ -454,11 +488,45 @@ mod tests {
     }
 
     #[test]
+    fn a_line_past_the_limit_keeps_an_excerpt_and_reading_goes_on_at_the_next_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.ndjson.gz");
+        let long = format!("{{\"pad\":\"{}\"}}", "x".repeat(300_000));
+        let mut enc = flate2::write::GzEncoder::new(File::create(&file).unwrap(), flate2::Compression::fast());
+        enc.write_all(format!("{{\"a\":1}}\n{long}\n{{\"a\":2}}\n{long}").as_bytes()).unwrap();
+        enc.finish().unwrap();
+        let limits = BatchLimits { max_pages: 1000, max_bytes: 1 << 20, max_line_bytes: 100_000 };
+        for chunk in [READ_CHUNK_BYTES, 7_919] {
+            let (tx, mut rx) = mpsc::channel(100);
+            let cancel = CancellationToken::new();
+            let pool = BufferPool::new(FREE_BUFFERS);
+            let mut batcher =
+                Batcher { limits, chunk, seq: 0, batch: PageBatch::default(), pool, tx: &tx, cancel: &cancel, unverified: false };
+            let source = Arc::new(SourceFile { path: file.clone(), modified_micros: 0, kind: None });
+            let (reader, _) = open_maybe_gzip(File::open(&file).unwrap()).unwrap();
+            assert_eq!(batcher.read_file(reader, &source).unwrap(), Flow::Continue);
+            let batch = batcher.batch;
+            assert!(rx.try_recv().is_err(), "one batch");
+            let lines: Vec<(u64, Option<u64>, usize)> =
+                batch.lines.iter().map(|l| (l.line_no, l.too_long, l.end - l.start)).collect();
+            let long_len = long.len() as u64;
+            assert_eq!(
+                lines,
+                [(1, None, 7), (2, Some(long_len), LONG_LINE_EXCERPT_BYTES), (3, None, 7), (4, Some(long_len), LONG_LINE_EXCERPT_BYTES)],
+                "chunk {chunk}"
+            );
+            assert!(batch.line(&batch.lines[1]).starts_with(b"{\"pad\":\"xxx"));
+            assert_eq!(batch.line(&batch.lines[2]), b"{\"a\":2}");
+            assert!(batch.buf.len() < 200_000, "the long lines were never held: {}", batch.buf.len());
+        }
+    }
+
+    #[test]
     fn byte_limit_cuts_batches_too() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.jsonl");
         std::fs::write(&file, "{\"x\":\"0123456789\"}\n".repeat(10)).unwrap();
-        let batches = read_all(&[file], BatchLimits { max_pages: 1000, max_bytes: 30 });
+        let batches = read_all(&[file], BatchLimits { max_pages: 1000, max_bytes: 30, max_line_bytes: DEFAULT_MAX_LINE_BYTES });
         assert_eq!(batches.len(), 5);
         assert!(batches.iter().all(|b| b.lines.len() == 2));
     }

@@ -225,7 +225,7 @@ impl Scheduler {
                 let start = batch.buf.len();
                 batch.buf.extend_from_slice(page.line.as_bytes());
                 let line_no = batch.lines.len() as u64 + 1;
-                batch.lines.push(LineRef { file: source, line_no, start, end: batch.buf.len() });
+                batch.lines.push(LineRef { file: source, line_no, start, end: batch.buf.len(), too_long: None });
                 batch.buf.push(b'\n');
             }
             if i == last {
