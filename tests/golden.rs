@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use tunestream::decode::{ReadSchemas, decode_batch};
+use tunestream::page::DEFAULT_MAX_LINE_BYTES;
 use tunestream::sink::feeds::Retained;
 use tunestream::source::replay::{ReplayConfig, list_files, read_files};
 use tunestream::source::{BatchLimits, PageBatch};
-use tunestream::page::DEFAULT_MAX_LINE_BYTES;
 use tunestream::transform::{Feeds, Transform, load_queries};
 
 fn root() -> PathBuf {

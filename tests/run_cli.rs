@@ -362,3 +362,49 @@ async fn a_development_mode_run_lands_an_artists_albums_and_a_playlist_the_user_
     common::assert_plays_exactly_once(&lake, &sim);
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_nested_in_or_around_a_live_runs_lake_is_refused_and_the_live_run_goes_on() {
+    let sim = Simulator::start(SimConfig::default(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    let config = config_for(&sim, dir.path(), 1_000_000);
+    let live = run(&config).arg("--for").arg("8s").spawn().unwrap();
+    let lake = dir.path().join("lake");
+    wait_until("the live run's lake is locked", || {
+        std::fs::read_to_string(lake.join(".tunestream.lock")).is_ok_and(|pid| pid.trim() == live.id().to_string())
+    });
+    let sample = repo().join("samples/spotify_pages.ndjson");
+    let nested: [(&str, PathBuf); 3] =
+        [("--raw", lake.join("_raw")), ("--lake", lake.join("plays")), ("--lake", dir.path().to_owned())];
+    for (flag, path) in nested {
+        let mut replay = common::bin();
+        replay.arg("replay").arg(&sample).arg("--queries").arg(repo().join("queries"));
+        replay.arg("--state-dir").arg(dir.path().join("replay-state"));
+        if flag == "--raw" {
+            replay.arg("--lake").arg(dir.path().join("rebuilt"));
+        }
+        let out = replay.arg(flag).arg(&path).env("RUST_LOG", "warn").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {}: {stderr}", path.display());
+        assert!(stderr.contains(&format!("pid {}", live.id())) && stderr.contains("nested"), "{stderr}");
+    }
+    let out = interrupt_after(live, Duration::from_secs(60));
+    assert!(out.status.success(), "the live run was not disturbed: {}", String::from_utf8_lossy(&out.stderr));
+    common::assert_plays_exactly_once(&lake, &sim);
+    sim.stop().await;
+}
+
+/// Waits for `child` to exit by itself, or kills it after `limit`.
+fn interrupt_after(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(limit).is_err() {
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = tx.send(());
+    out
+}

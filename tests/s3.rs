@@ -72,8 +72,13 @@ fn a_replay_into_s3_holds_the_rows_of_a_local_replay_under_the_same_names() {
     assert_eq!(lake_rows(&copy), lake_rows(&local));
     assert!(open_uploads(&bucket).is_empty(), "no upload left open");
 
-    // A rerun finds every file in place, each checked to be the one it would write.
+    // A rerun reads nothing: every input is in the replay ledger.
     let again = succeeded(replay(&[a.to_str().unwrap(), &input], &lake, &endpoint()).output().unwrap());
+    assert!(again.contains("0 pages") && again.contains("0 files (0.0 MB), 0 already present"), "{again}");
+    // One with another state directory, and so no ledger, finds every file in place, each
+    // checked to be the one it would write.
+    let mut elsewhere = replay(&[a.to_str().unwrap(), &input], &lake, &endpoint());
+    let again = succeeded(elsewhere.arg("--state-dir").arg(dir.path().join("other-state")).output().unwrap());
     assert!(again.contains(&format!("0 files (0.0 MB), {} already present", keys.len())), "{again}");
     assert!(open_uploads(&bucket).is_empty(), "the rerun's uploads were aborted");
 }

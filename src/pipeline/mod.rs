@@ -107,9 +107,22 @@ pub async fn run_observed(
     let delivered = observed.metrics.delivery.clone();
     let capacity = settings.pipeline.channel_capacity;
     let is_replay = matches!(source, SourceConfig::Replay(_));
-    let ledger = match &source {
-        SourceConfig::Replay(config) => Some(Arc::new(replay_ledger(settings, &queries, config)?)),
-        SourceConfig::Spotify(_) => None,
+    // A replay keeps its state (its ledger, its record sinks' ledgers) in a part of the state
+    // directory of its own, which it locks: a live run may use the rest meanwhile.
+    let (ledger, sink_state, _replay_lock) = match &source {
+        SourceConfig::Replay(config) => {
+            let dir = replay_state_dir(settings, &queries, config);
+            let lock = crate::fs::lock_dir(&dir, "replay state directory")?;
+            let ledger = crate::source::replay::Ledger::open(&dir)?;
+            if ledger.known() > 0 {
+                tracing::info!(
+                    inputs = ledger.known(),
+                    "earlier replays into this lake read some inputs: only new ones are read"
+                );
+            }
+            (Some(Arc::new(ledger)), dir, Some(lock))
+        }
+        SourceConfig::Spotify(_) => (None, settings.state_dir.clone(), None),
     };
     let (page_tx, page_rx) = mpsc::channel(capacity);
     let (out_tx, out_rx) = mpsc::channel(capacity);
@@ -137,7 +150,7 @@ pub async fn run_observed(
         // Only a run that will write takes the sinks' directories, and recovers them before
         // anything is read live: an interrupted commit decides where the source resumes.
         let outputs = sinks::open(settings, state_dir.as_deref(), &cancel).await?;
-        let mut sinks = sinks::build(&outputs, &specs, &settings.state_dir, &delivered, &cancel).await?;
+        let mut sinks = sinks::build(&outputs, &specs, &sink_state, &delivered, &cancel).await?;
         if let Some(feeds) = feeds {
             sinks.push(sinks::feeds(feeds, &specs, &settings.state_dir, observed).await?);
         }
@@ -170,7 +183,7 @@ pub async fn run_observed(
     }
     let committed = committed?;
     if !committed.stopped_mid_stream {
-        sinks::forget_deliveries(settings)?;
+        sinks::forget_deliveries(settings, &sink_state)?;
         // Everything read is committed: a rerun skips these inputs.
         if let Some(ledger) = &ledger {
             ledger.save()?;
@@ -188,25 +201,24 @@ pub async fn run_observed(
     Ok(summary)
 }
 
-/// The ledger of replays into this lake with these queries, page kind and sinks.
-fn replay_ledger(
+/// Where a replay into this lake, with these queries, page kind and sinks, keeps its state.
+fn replay_state_dir(
     settings: &Settings,
     queries: &[crate::transform::Query],
     config: &crate::source::replay::ReplayConfig,
-) -> Result<crate::source::replay::Ledger, Error> {
+) -> std::path::PathBuf {
     let mut scope: Vec<String> = queries.iter().map(|q| format!("{}\n{}", q.table, q.sql)).collect();
     scope.sort();
     scope.push(format!("kind {:?}", config.kind));
     scope.push(format!("sinks {:?}", settings.sinks));
-    let ledger =
-        crate::source::replay::Ledger::open(&settings.state_dir, &settings.lake.path.to_string(), &scope.join("\n"))?;
-    if ledger.known() > 0 {
-        tracing::info!(
-            inputs = ledger.known(),
-            "earlier replays into this lake read some inputs: only new ones are read"
-        );
-    }
-    Ok(ledger)
+    // The same lake named from another folder is the same lake.
+    let lake = match &settings.lake.path {
+        crate::store::Location::Local(path) => {
+            std::path::absolute(path).unwrap_or_else(|_| path.clone()).display().to_string()
+        }
+        s3 => s3.to_string(),
+    };
+    crate::source::replay::Ledger::dir(&settings.state_dir, &lake, &scope.join("\n"))
 }
 
 type Task<T> = tokio::task::JoinHandle<Result<T, Error>>;

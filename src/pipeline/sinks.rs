@@ -14,7 +14,7 @@ use super::barrier::SinkLink;
 use super::commit::Committer;
 use crate::Error;
 use crate::config::Settings;
-use crate::fs::{DirLock, lock_dir};
+use crate::fs::{DirLock, lock_dir, lock_tree};
 use crate::sink::feeds::{FeedsSettings, FeedsSink};
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::lake::{LakeSink, TableSpec};
@@ -63,7 +63,7 @@ pub async fn open(settings: &Settings, state_dir: Option<&Path>, cancel: &Cancel
     let mut locks = Vec::new();
     let mut open_store = async |location: Location, what: &'static str| -> Result<Arc<Store>, Error> {
         if let Some(dir) = location.local() {
-            locks.push(lock_dir(dir, what)?);
+            locks.push(lock_tree(dir, what)?);
         }
         Ok(Arc::new(crate::store::open(&location, &settings.s3, cancel).await?))
     };
@@ -171,14 +171,14 @@ fn record_sink(
 
 /// Deletes the ledgers of the record sinks in `settings`: a run ended with everything they
 /// delivered committed.
-pub fn forget_deliveries(settings: &Settings) -> Result<(), Error> {
+pub fn forget_deliveries(settings: &Settings, state_dir: &Path) -> Result<(), Error> {
     for sink in settings.all_sinks() {
         let stream = match &sink {
             SinkConfig::Firehose(firehose) => &firehose.stream,
             SinkConfig::Kinesis(kinesis) => &kinesis.stream,
             SinkConfig::Lake(_) | SinkConfig::Jsonl(_) => continue,
         };
-        forget(&ledger_path(&settings.state_dir, sink.name(), stream)).map_err(|e| Error::Sink(sink.name(), e))?;
+        forget(&ledger_path(state_dir, sink.name(), stream)).map_err(|e| Error::Sink(sink.name(), e))?;
     }
     Ok(())
 }

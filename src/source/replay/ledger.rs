@@ -3,7 +3,8 @@
 //! raw zone that grew adds exactly the new rows; a file that changed since it was read is refused,
 //! naming it, since its rows are in the lake already (docs/exactly-once.md).
 //!
-//! The ledger is a JSON file in the state directory, written atomically once a replay committed
+//! The ledger is `inputs.json` in the replay's part of the state directory (one per lake, queries
+//! and sinks, which the replay locks), written atomically once a replay committed
 //! everything it read. A replay stopped before that records nothing: its rerun reads the same
 //! files again, and their lake files, named by their content, are found already committed.
 
@@ -55,14 +56,19 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The ledger of replays into `lake` under `scope` (what decides the output: the queries'
-    /// text, the page kind given for bare lines, the sinks), kept in `state_dir`.
-    pub fn open(state_dir: &Path, lake: &str, scope: &str) -> Result<Self, SourceError> {
+    /// The part of `state_dir` that replays into `lake` under `scope` (what decides the output:
+    /// the queries' text, the page kind given for bare lines, the sinks) keep their state in.
+    pub fn dir(state_dir: &Path, lake: &str, scope: &str) -> PathBuf {
         let mut key = xxhash_rust::xxh3::Xxh3::new();
         key.update(lake.as_bytes());
         key.update(&[0]);
         key.update(scope.as_bytes());
-        let path = state_dir.join("replay").join(format!("{:016x}.json", key.digest()));
+        state_dir.join("replay").join(format!("{:016x}", key.digest()))
+    }
+
+    /// The ledger kept in `dir` (see [`Ledger::dir`]).
+    pub fn open(dir: &Path) -> Result<Self, SourceError> {
+        let path = dir.join("inputs.json");
         let saved: Saved = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| SourceError::Ledger {
                 path: path.clone(),
@@ -128,17 +134,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.ndjson");
         std::fs::write(&file, "{}\n").unwrap();
-        let ledger = Ledger::open(dir.path(), "lake", "queries").unwrap();
+        let open = |lake: &str, scope: &str| Ledger::open(&Ledger::dir(dir.path(), lake, scope)).unwrap();
+        let ledger = open("lake", "queries");
         let id = InputId::of_file(&file).unwrap();
         assert!(!ledger.already_read(&id).unwrap());
         ledger.record(id.clone());
         ledger.save().unwrap();
 
-        let again = Ledger::open(dir.path(), "lake", "queries").unwrap();
+        let again = open("lake", "queries");
         assert!(again.already_read(&id).unwrap());
         // Another lake, or other queries, keep their own ledger.
-        assert!(!Ledger::open(dir.path(), "lake2", "queries").unwrap().already_read(&id).unwrap());
-        assert!(!Ledger::open(dir.path(), "lake", "queries v2").unwrap().already_read(&id).unwrap());
+        assert!(!open("lake2", "queries").already_read(&id).unwrap());
+        assert!(!open("lake", "queries v2").already_read(&id).unwrap());
 
         std::fs::write(&file, "{}\n{}\n").unwrap();
         let changed = InputId::of_file(&file).unwrap();

@@ -210,8 +210,13 @@ impl Batcher<'_> {
                     let excerpt_end = line_start + excerpt;
                     let length = dropped + (content_end - line_start) as u64;
                     self.batch.buf.drain(excerpt_end..end);
-                    let line =
-                        LineRef { file: source.clone(), line_no, start: line_start, end: excerpt_end, too_long: Some(length) };
+                    let line = LineRef {
+                        file: source.clone(),
+                        line_no,
+                        start: line_start,
+                        end: excerpt_end,
+                        too_long: Some(length),
+                    };
                     self.batch.lines.push(line);
                     (line_start, search) = (excerpt_end, excerpt_end);
                     if self.batch.lines.len() >= self.limits.max_pages || excerpt_end >= self.limits.max_bytes {
@@ -227,7 +232,8 @@ impl Batcher<'_> {
                     search = line_start;
                     continue;
                 }
-                let line = LineRef { file: source.clone(), line_no, start: line_start, end: content_end, too_long: None };
+                let line =
+                    LineRef { file: source.clone(), line_no, start: line_start, end: content_end, too_long: None };
                 self.batch.lines.push(line);
                 (line_start, search) = (end, end);
                 if self.batch.lines.len() >= self.limits.max_pages || end >= self.limits.max_bytes {
@@ -334,7 +340,10 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(File::create(&second).unwrap(), flate2::Compression::fast());
         enc.write_all("\u{feff}{\"b\":1}\n".as_bytes()).unwrap();
         enc.finish().unwrap();
-        let batches = read_all(&[first, second], BatchLimits { max_pages: 10, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES });
+        let batches = read_all(
+            &[first, second],
+            BatchLimits { max_pages: 10, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES },
+        );
         let lines: Vec<String> = batches
             .iter()
             .flat_map(|b| b.lines.iter().map(|l| String::from_utf8_lossy(b.line(l)).into_owned()))
@@ -381,7 +390,10 @@ mod tests {
             list_files(&ReplayConfig::new(vec![dir.path().to_owned()], None), &CancellationToken::new()).unwrap();
         assert_eq!(files, local(&[plain.clone(), gz.clone()]));
 
-        let batches = read_all(&[plain.clone(), gz.clone()], BatchLimits { max_pages: 2, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES });
+        let batches = read_all(
+            &[plain.clone(), gz.clone()],
+            BatchLimits { max_pages: 2, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES },
+        );
         // A batch ends with its file: the second file's line starts a batch of its own.
         assert_eq!(batches.iter().map(|b| b.lines.len()).collect::<Vec<_>>(), vec![2, 1, 1]);
         assert_eq!(batches.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
@@ -464,8 +476,10 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         };
-        for limits in [BatchLimits { max_pages: 2, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES }, BatchLimits { max_pages: 100, max_bytes: 12, max_line_bytes: DEFAULT_MAX_LINE_BYTES }]
-        {
+        for limits in [
+            BatchLimits { max_pages: 2, max_bytes: 1 << 20, max_line_bytes: DEFAULT_MAX_LINE_BYTES },
+            BatchLimits { max_pages: 100, max_bytes: 12, max_line_bytes: DEFAULT_MAX_LINE_BYTES },
+        ] {
             let reference = cut(1 << 20, limits);
             let lines: Vec<u64> = reference.iter().flat_map(|b| b.2.iter().map(|l| l.0)).collect();
             assert_eq!(lines, vec![1, 4, 5, 7], "blank lines are skipped but counted");
@@ -500,8 +514,16 @@ mod tests {
             let (tx, mut rx) = mpsc::channel(100);
             let cancel = CancellationToken::new();
             let pool = BufferPool::new(FREE_BUFFERS);
-            let mut batcher =
-                Batcher { limits, chunk, seq: 0, batch: PageBatch::default(), pool, tx: &tx, cancel: &cancel, unverified: false };
+            let mut batcher = Batcher {
+                limits,
+                chunk,
+                seq: 0,
+                batch: PageBatch::default(),
+                pool,
+                tx: &tx,
+                cancel: &cancel,
+                unverified: false,
+            };
             let source = Arc::new(SourceFile { path: file.clone(), modified_micros: 0, kind: None });
             let (reader, _) = open_maybe_gzip(File::open(&file).unwrap()).unwrap();
             assert_eq!(batcher.read_file(reader, &source).unwrap(), Flow::Continue);
@@ -512,7 +534,12 @@ mod tests {
             let long_len = long.len() as u64;
             assert_eq!(
                 lines,
-                [(1, None, 7), (2, Some(long_len), LONG_LINE_EXCERPT_BYTES), (3, None, 7), (4, Some(long_len), LONG_LINE_EXCERPT_BYTES)],
+                [
+                    (1, None, 7),
+                    (2, Some(long_len), LONG_LINE_EXCERPT_BYTES),
+                    (3, None, 7),
+                    (4, Some(long_len), LONG_LINE_EXCERPT_BYTES)
+                ],
                 "chunk {chunk}"
             );
             assert!(batch.line(&batch.lines[1]).starts_with(b"{\"pad\":\"xxx"));
@@ -526,7 +553,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.jsonl");
         std::fs::write(&file, "{\"x\":\"0123456789\"}\n".repeat(10)).unwrap();
-        let batches = read_all(&[file], BatchLimits { max_pages: 1000, max_bytes: 30, max_line_bytes: DEFAULT_MAX_LINE_BYTES });
+        let batches =
+            read_all(&[file], BatchLimits { max_pages: 1000, max_bytes: 30, max_line_bytes: DEFAULT_MAX_LINE_BYTES });
         assert_eq!(batches.len(), 5);
         assert!(batches.iter().all(|b| b.lines.len() == 2));
     }
