@@ -113,7 +113,7 @@ pub async fn run_observed(
         SourceConfig::Replay(config) => {
             let dir = replay_state_dir(settings, &queries, config);
             let lock = crate::fs::lock_dir(&dir, "replay state directory")?;
-            let ledger = crate::source::replay::Ledger::open(&dir)?;
+            let ledger = crate::source::replay::Ledger::open(&dir, settings.lake.path.local())?;
             if ledger.known() > 0 {
                 tracing::info!(
                     inputs = ledger.known(),

@@ -44,6 +44,9 @@ impl InputId {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
+    /// The token of the lake the inputs went into (see [`Ledger::open`]).
+    #[serde(default)]
+    lake_token: Option<String>,
     inputs: Vec<InputId>,
 }
 
@@ -51,6 +54,10 @@ struct Saved {
 #[derive(Debug)]
 pub struct Ledger {
     path: PathBuf,
+    /// A file in a local lake holding the token this ledger was written with, so a lake that
+    /// was removed or replaced since is noticed: its inputs are then read again.
+    marker: Option<PathBuf>,
+    token: Option<String>,
     known: BTreeMap<String, InputId>,
     read: Mutex<Vec<InputId>>,
 }
@@ -66,9 +73,13 @@ impl Ledger {
         state_dir.join("replay").join(format!("{:016x}", key.digest()))
     }
 
-    /// The ledger kept in `dir` (see [`Ledger::dir`]).
-    pub fn open(dir: &Path) -> Result<Self, SourceError> {
+    /// The ledger kept in `dir` (see [`Ledger::dir`]). With `lake`, a local lake's root, the
+    /// ledger counts only while the lake holds the token it was saved with: a lake removed or
+    /// replaced since has lost the rows, so every input is read again.
+    pub fn open(dir: &Path, lake: Option<&Path>) -> Result<Self, SourceError> {
         let path = dir.join("inputs.json");
+        let marker =
+            lake.zip(dir.file_name()).map(|(lake, key)| lake.join(format!(".tunestream-replay-{}", key.display())));
         let saved: Saved = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| SourceError::Ledger {
                 path: path.clone(),
@@ -77,8 +88,18 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Saved::default(),
             Err(e) => return Err(SourceError::Ledger { path, message: e.to_string() }),
         };
-        let known = saved.inputs.into_iter().map(|id| (id.name.clone(), id)).collect();
-        Ok(Self { path, known, read: Mutex::default() })
+        let in_lake = marker.as_ref().and_then(|m| std::fs::read_to_string(m).ok());
+        let (token, inputs) = match (&marker, saved.lake_token) {
+            (Some(_), Some(token)) if in_lake.as_deref() != Some(token.as_str()) => {
+                tracing::warn!(
+                    "the lake was removed or replaced since the last replay into it: every input is read again"
+                );
+                (None, Vec::new())
+            }
+            (_, token) => (token, saved.inputs),
+        };
+        let known = inputs.into_iter().map(|id| (id.name.clone(), id)).collect();
+        Ok(Self { path, marker, token, known, read: Mutex::default() })
     }
 
     /// Whether `id` was read by an earlier complete replay (it is then skipped); an error naming
@@ -113,7 +134,17 @@ impl Ledger {
         for id in self.read.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             all.insert(id.name.clone(), id);
         }
-        let saved = Saved { inputs: all.into_values().collect() };
+        let ledger_error =
+            |path: &Path, e: std::io::Error| SourceError::Ledger { path: path.to_owned(), message: e.to_string() };
+        let token = match (&self.marker, &self.token) {
+            (Some(marker), None) => {
+                let token = format!("{:032x}", rand::random::<u128>());
+                crate::fs::write_atomic(marker, token.as_bytes(), false).map_err(|(path, e)| ledger_error(&path, e))?;
+                Some(token)
+            }
+            (_, token) => token.clone(),
+        };
+        let saved = Saved { lake_token: token, inputs: all.into_values().collect() };
         let bytes = serde_json::to_vec_pretty(&saved)
             .map_err(|e| SourceError::Ledger { path: self.path.clone(), message: e.to_string() })?;
         if let Some(dir) = self.path.parent() {
@@ -134,7 +165,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.ndjson");
         std::fs::write(&file, "{}\n").unwrap();
-        let open = |lake: &str, scope: &str| Ledger::open(&Ledger::dir(dir.path(), lake, scope)).unwrap();
+        let open = |lake: &str, scope: &str| Ledger::open(&Ledger::dir(dir.path(), lake, scope), None).unwrap();
         let ledger = open("lake", "queries");
         let id = InputId::of_file(&file).unwrap();
         assert!(!ledger.already_read(&id).unwrap());
@@ -151,5 +182,26 @@ mod tests {
         let changed = InputId::of_file(&file).unwrap();
         let err = again.already_read(&changed).unwrap_err().to_string();
         assert!(err.contains(&id.name) && err.contains("changed"), "{err}");
+    }
+
+    #[test]
+    fn a_lake_removed_since_the_last_replay_has_every_input_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (lake, state) = (dir.path().join("lake"), Ledger::dir(dir.path(), "lake", "queries"));
+        std::fs::create_dir_all(&lake).unwrap();
+        let file = dir.path().join("a.ndjson");
+        std::fs::write(&file, "{}\n").unwrap();
+        let id = InputId::of_file(&file).unwrap();
+        let ledger = Ledger::open(&state, Some(&lake)).unwrap();
+        ledger.record(id.clone());
+        ledger.save().unwrap();
+        assert!(Ledger::open(&state, Some(&lake)).unwrap().already_read(&id).unwrap());
+        std::fs::remove_dir_all(&lake).unwrap();
+        std::fs::create_dir_all(&lake).unwrap();
+        let again = Ledger::open(&state, Some(&lake)).unwrap();
+        assert!(!again.already_read(&id).unwrap(), "the new lake has none of its rows");
+        again.record(id.clone());
+        again.save().unwrap();
+        assert!(Ledger::open(&state, Some(&lake)).unwrap().already_read(&id).unwrap());
     }
 }
