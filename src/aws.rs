@@ -59,12 +59,19 @@ enum Class {
     Final(Failure),
 }
 
+/// What the SDK's default credentials chain says when none of its providers has credentials.
+const NO_CREDENTIALS: &str = "no credentials found in chain";
+
 fn classify<E>(err: &SdkError<E>) -> Class
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let message = describe(err);
     match err {
+        // No credentials anywhere in the chain: no retry brings them; the user must set them.
+        SdkError::DispatchFailure(_) if message.contains(NO_CREDENTIALS) => Class::Final(Failure::Permanent(format!(
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a role ({message})"
+        ))),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Class::Transient(message)
         }

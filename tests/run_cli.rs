@@ -256,15 +256,18 @@ fn lake_entries(lake: &Path, playlist: &str) -> Vec<(i64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
-    let sim =
-        Simulator::start(SimConfig { playlist_change_every_secs: 1_000_000, ..SimConfig::default() }, 0).await.unwrap();
+    // An extended-quota app, whose app token reads any public playlist's entries (by `/tracks`).
+    let mode = tunestream::source::simulator::AppMode::Extended;
+    let sim = Simulator::start(SimConfig { playlist_change_every_secs: 1_000_000, mode, ..SimConfig::default() }, 0)
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     log_in(&sim, dir.path()).await;
     let longest = sim.truth().playlists().into_iter().max_by_key(|p| p.uris.len()).unwrap();
     assert!(longest.uris.len() > 50, "a playlist of more than one page");
     // Its second page of entries always comes back truncated.
     let faults = tunestream::source::simulator::Faults {
-        always_malformed: vec![format!("/v1/playlists/{}/items?offset=50", longest.playlist_id)],
+        always_malformed: vec![format!("/v1/playlists/{}/tracks?offset=50", longest.playlist_id)],
         ..Default::default()
     };
     sim.set_faults(faults);

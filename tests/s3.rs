@@ -461,3 +461,36 @@ async fn a_rebuild_repeated_while_the_raw_zone_grows_on_disk_loses_and_doubles_n
     let at = |name: &str| dir.path().join(name).display().to_string();
     rebuild_while_a_live_run_writes(&at("lake"), &at("rebuilt"), &at("fresh"), |path: &str| PathBuf::from(path)).await;
 }
+
+#[test]
+fn a_lake_at_a_buckets_root_and_dot_segments_in_an_s3_url_are_refused() {
+    let bucket = bucket("root");
+    let sample = repo().join("samples/spotify_pages.ndjson");
+    let out = replay(&[sample.to_str().unwrap()], &format!("s3://{bucket}"), &endpoint()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("root of a bucket") && stderr.contains(&bucket), "{stderr}");
+    let out = replay(&[sample.to_str().unwrap()], &format!("s3://{bucket}/lake/../x"), &endpoint()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`..`"), "{stderr}");
+    for prefix in ["albums", "_raw", "lake", "x"] {
+        assert_eq!(tool(&["keys", &bucket, prefix])["keys"], serde_json::json!([]), "nothing was written");
+    }
+}
+
+#[test]
+fn missing_aws_credentials_fail_at_once_saying_what_to_set() {
+    let sample = repo().join("samples/spotify_pages.ndjson");
+    let out = replay(&[sample.to_str().unwrap()], "s3://no-credentials/lake", &endpoint())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "the user must act: {stderr}");
+    assert!(stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
+    assert!(!stderr.contains("retrying"), "not retried like an outage: {stderr}");
+}

@@ -108,6 +108,15 @@ impl FileConfig {
             problems
                 .push(format!("state_dir {} is also a sink's directory; give it its own", self.state_dir.display()));
         }
+        // A file where a directory belongs fails later with "File exists", or as if the
+        // simulator could not start: say what it is here.
+        let local_places =
+            places.iter().filter_map(|(name, place)| place.local().map(|p| (name.clone(), p.to_owned())));
+        for (name, path) in local_places.chain([("state_dir".to_owned(), self.state_dir.clone())]) {
+            if path.exists() && !path.is_dir() {
+                problems.push(format!("{name} {} exists and is not a directory", path.display()));
+            }
+        }
         if self.state_dir.as_os_str().is_empty() {
             problems.push("state_dir is empty".to_owned());
         }
@@ -176,6 +185,18 @@ mod tests {
         let config = FileConfig { state_dir: PathBuf::from("lake"), ..FileConfig::default() };
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("state_dir lake is also a sink's directory"), "{err}");
+    }
+
+    #[test]
+    fn a_file_where_a_lake_or_the_state_directory_belongs_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        let mut config = FileConfig { state_dir: file.clone(), ..FileConfig::default() };
+        config.lake.path = Location::Local(file.clone());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains(&format!("state_dir {} exists and is not a directory", file.display())), "{err}");
+        assert!(err.contains(&format!("lake.path {} exists and is not a directory", file.display())), "{err}");
     }
 
     #[test]

@@ -111,9 +111,9 @@ pub async fn run_observed(
     // directory of its own, which it locks: a live run may use the rest meanwhile.
     let (ledger, sink_state, _replay_lock) = match &source {
         SourceConfig::Replay(config) => {
-            let dir = replay_state_dir(settings, &queries, config);
+            let (dir, scope) = replay_state(settings, &queries, config);
             let lock = crate::fs::lock_dir(&dir, "replay state directory")?;
-            let ledger = crate::source::replay::Ledger::open(&dir, settings.lake.path.local())?;
+            let ledger = crate::source::replay::Ledger::open(&dir, &scope, settings.lake.path.local())?;
             if ledger.known() > 0 {
                 tracing::info!(
                     inputs = ledger.known(),
@@ -201,12 +201,13 @@ pub async fn run_observed(
     Ok(summary)
 }
 
-/// Where a replay into this lake, with these queries, page kind and sinks, keeps its state.
-fn replay_state_dir(
+/// Where a replay into this lake keeps its state, and the scope of its ledger there: what decides
+/// its output (the queries' text, the page kind given for bare lines, the sinks).
+fn replay_state(
     settings: &Settings,
     queries: &[crate::transform::Query],
     config: &crate::source::replay::ReplayConfig,
-) -> std::path::PathBuf {
+) -> (std::path::PathBuf, String) {
     let mut scope: Vec<String> = queries.iter().map(|q| format!("{}\n{}", q.table, q.sql)).collect();
     scope.sort();
     scope.push(format!("kind {:?}", config.kind));
@@ -218,7 +219,7 @@ fn replay_state_dir(
         }
         s3 => s3.to_string(),
     };
-    crate::source::replay::Ledger::dir(&settings.state_dir, &lake, &scope.join("\n"))
+    (crate::source::replay::Ledger::dir(&settings.state_dir, &lake), scope.join("\n"))
 }
 
 type Task<T> = tokio::task::JoinHandle<Result<T, Error>>;

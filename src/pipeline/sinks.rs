@@ -65,6 +65,16 @@ pub async fn open(settings: &Settings, state_dir: Option<&Path>, cancel: &Cancel
         if let Some(dir) = location.local() {
             locks.push(lock_tree(dir, what)?);
         }
+        // At every start a store aborts the incomplete uploads below its prefix; at a bucket's
+        // root those would include other applications'.
+        if let Location::S3 { prefix, .. } = &location
+            && prefix.is_empty()
+        {
+            let message = format!(
+                "a {what} at the root of a bucket is refused: tunestream aborts the incomplete uploads below its prefix at every start, and at the root those include other applications'; use {location}/PREFIX"
+            );
+            return Err(crate::store::StoreError::S3 { url: location.to_string(), message }.into());
+        }
         Ok(Arc::new(crate::store::open(&location, &settings.s3, cancel).await?))
     };
     let mut sinks = Vec::new();

@@ -264,3 +264,33 @@ pub enum SinkError {
     #[error("{0} (a bug in tunestream)")]
     Bug(String),
 }
+
+impl SinkError {
+    /// A Parquet encoder's failure on `path`: the file system's (a full disk, a permission), which
+    /// the user must fix, when the encoder failed writing; a bug otherwise.
+    pub fn encode(path: PathBuf, source: ::parquet::errors::ParquetError) -> Self {
+        use ::parquet::errors::ParquetError;
+        match source {
+            ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+                Ok(io) => SinkError::Io { path, source: *io },
+                Err(inner) => SinkError::Encode { path, source: ParquetError::External(inner) },
+            },
+            source => SinkError::Encode { path, source },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_under_the_parquet_encoder_is_the_users_to_fix_and_a_broken_encoder_a_bug() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e = SinkError::encode("lake/x.parquet".into(), ::parquet::errors::ParquetError::External(Box::new(full)));
+        assert!(matches!(&e, SinkError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull), "{e}");
+        let bug = SinkError::encode("lake/x.parquet".into(), ::parquet::errors::ParquetError::General("bad".into()));
+        assert!(matches!(bug, SinkError::Encode { .. }));
+        assert!(crate::Error::Sink("lake", e).blame() == crate::blame::Blame::User);
+    }
+}

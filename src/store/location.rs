@@ -38,6 +38,12 @@ impl Location {
         if prefix.split('/').any(|part| part.is_empty() && !prefix.is_empty()) {
             return Err(format!("{text}: the key prefix has an empty segment (`//`)"));
         }
+        // S3 keys are not paths: `..` would be written as the two characters, not go up.
+        if prefix.split('/').any(|part| part == "." || part == "..") {
+            return Err(format!(
+                "{text}: the key prefix has a `.` or `..` segment; S3 keys are not paths, so name the prefix as it is"
+            ));
+        }
         Ok(Location::S3 { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
     }
 
@@ -52,7 +58,11 @@ impl Location {
     /// Whether one location lies inside the other (or they are the same).
     pub fn overlaps(&self, other: &Location) -> bool {
         match (self, other) {
-            (Location::Local(a), Location::Local(b)) => a.starts_with(b) || b.starts_with(a),
+            (Location::Local(a), Location::Local(b)) => {
+                // `./lake/json` lies inside `lake`, and so does `/abs/path/lake/json`.
+                let (a, b) = (std::path::absolute(a).unwrap_or(a.clone()), std::path::absolute(b).unwrap_or(b.clone()));
+                a.starts_with(&b) || b.starts_with(&a)
+            }
             (Location::S3 { bucket: a, prefix: pa }, Location::S3 { bucket: b, prefix: pb }) => {
                 let inside = |x: &str, y: &str| y.is_empty() || x == y || x.starts_with(&format!("{y}/"));
                 a == b && (inside(pa, pb) || inside(pb, pa))
@@ -107,7 +117,7 @@ mod tests {
         assert_eq!(Location::parse("s3://my-lake").unwrap(), s3("my-lake", ""));
         assert_eq!(Location::parse("lake/x").unwrap(), Location::Local("lake/x".into()));
         assert_eq!(Location::parse("s3://my-lake/a/b").unwrap().to_string(), "s3://my-lake/a/b");
-        for bad in ["s3://My_Lake/x", "s3://ab", "gs://b/x", "s3://lake/a//b"] {
+        for bad in ["s3://My_Lake/x", "s3://ab", "gs://b/x", "s3://lake/a//b", "s3://lake/../x", "s3://lake/a/./b"] {
             assert!(Location::parse(bad).unwrap_err().contains(bad), "{bad}");
         }
     }
@@ -121,5 +131,8 @@ mod tests {
         assert!(!at("s3://lake/a").overlaps(&at("s3://other/a")));
         assert!(!at("s3://lake/a").overlaps(&at("lake/a")));
         assert_eq!(at("s3://lake").join("_raw"), at("s3://lake/_raw"));
+        assert!(at("./lake/json").overlaps(&at("lake")));
+        let absolute = std::env::current_dir().unwrap().join("lake");
+        assert!(Location::Local(absolute).overlaps(&at("lake/json/")));
     }
 }

@@ -14,7 +14,8 @@ pub struct Delivered {
     /// Records that can never be sent (over the size limit), in the rejected output instead.
     pub rejected: u64,
     /// Records among `sent` that an earlier run had delivered but not committed before it
-    /// stopped: sent again after restart, so consumers see them twice.
+    /// stopped: sent again after restart, so consumers see them twice. A lower bound: a call the
+    /// service took whose answer a killed run never read is not in the ledger.
     pub resent: u64,
 }
 
@@ -31,7 +32,7 @@ impl fmt::Display for Delivered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} sent, {} retried, {} rejected", self.sent, self.retried, self.rejected)?;
         if self.resent > 0 {
-            write!(f, ", {} sent again after restart", self.resent)?;
+            write!(f, ", at least {} sent again after restart", self.resent)?;
         }
         Ok(())
     }

@@ -197,7 +197,7 @@ fn ingested_at(batch: &RecordBatch) -> Result<TimestampMicrosecondArray, ArrowEr
 
 /// `batches` as a Parquet file; `path` names it in errors.
 fn parquet_bytes(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, SinkError> {
-    let encode = |source| SinkError::Encode { path: path.to_owned(), source };
+    let encode = |source| SinkError::encode(path.to_owned(), source);
     let properties =
         WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(encode)?)).build();
     let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties)).map_err(encode)?;

@@ -117,11 +117,11 @@ impl TableFiles {
         let Some(file) = self.open.get_mut(key) else { return Ok(()) };
         file.content.update(batch_id.as_bytes());
         file.content.update(&(part.num_rows() as u64).to_le_bytes());
-        let encode = |source| SinkError::Encode { path: file.staging.clone(), source };
+        let encode = |source| SinkError::encode(file.staging.clone(), source);
         file.writer.write(part).map_err(encode)?;
         file.rows += part.num_rows();
         if file.writer.in_progress_size() >= self.settings.row_group_bytes {
-            let encode = |source| SinkError::Encode { path: file.staging.clone(), source };
+            let encode = |source| SinkError::encode(file.staging.clone(), source);
             file.writer.flush().map_err(encode)?;
         }
         Ok(())
@@ -182,7 +182,7 @@ impl TableFiles {
         let upload = store.upload(format!("{table}/{}/{file_name}", layout::partition_dir(*hour)))?;
         let staging = upload.describe();
         let writer = ArrowWriter::try_new(upload, t.file_schema.clone(), Some(self.properties.clone()))
-            .map_err(|source| SinkError::Encode { path: staging.clone(), source })?;
+            .map_err(|source| SinkError::encode(staging.clone(), source))?;
         Ok(OpenFile { writer, staging, opened_at_micros, rows: 0, content })
     }
 
@@ -219,7 +219,7 @@ impl TableFiles {
 fn seal_file(store: &Store, mut file: OpenFile) -> Result<Pending, SinkError> {
     let content = format!("{:016x}", file.content.digest());
     file.writer.append_key_value_metadata(KeyValue::new(CONTENT_KEY.to_owned(), content.clone()));
-    let upload = file.writer.into_inner().map_err(|source| SinkError::Encode { path: file.staging, source })?;
+    let upload = file.writer.into_inner().map_err(|source| SinkError::encode(file.staging, source))?;
     Ok(Pending { content: Some(content), ..store.stage(upload)? })
 }
 

@@ -1,6 +1,7 @@
 //! The delivery ledger: which records of which micro-batch a record sink's service accepted,
 //! appended call by call and deleted when a run ends with everything committed. After a crash,
-//! the next run counts exactly the records it sends again ("sent again after restart").
+//! the next run counts the records it sends again that the ledger knows of ("at least N sent again
+//! after restart": a call whose answer a killed run never read is not in it).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;

@@ -3,8 +3,9 @@
 //! raw zone that grew adds exactly the new rows; a file that changed since it was read is refused,
 //! naming it, since its rows are in the lake already (docs/exactly-once.md).
 //!
-//! The ledger is `inputs.json` in the replay's part of the state directory (one per lake, queries
-//! and sinks, which the replay locks), written atomically once a replay committed
+//! The ledger is `inputs-<scope>.json` in the replay's part of the state directory (one folder
+//! per lake, which the replay locks; one ledger per queries, page kind and sinks), written
+//! atomically once a replay committed
 //! everything it read. A replay stopped before that records nothing: its rerun reads the same
 //! files again, and their lake files, named by their content, are found already committed.
 
@@ -63,23 +64,20 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The part of `state_dir` that replays into `lake` under `scope` (what decides the output:
-    /// the queries' text, the page kind given for bare lines, the sinks) keep their state in.
-    pub fn dir(state_dir: &Path, lake: &str, scope: &str) -> PathBuf {
-        let mut key = xxhash_rust::xxh3::Xxh3::new();
-        key.update(lake.as_bytes());
-        key.update(&[0]);
-        key.update(scope.as_bytes());
-        state_dir.join("replay").join(format!("{:016x}", key.digest()))
+    /// The part of `state_dir` that replays into `lake` keep their state in.
+    pub fn dir(state_dir: &Path, lake: &str) -> PathBuf {
+        state_dir.join("replay").join(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(lake.as_bytes())))
     }
 
-    /// The ledger kept in `dir` (see [`Ledger::dir`]). With `lake`, a local lake's root, the
-    /// ledger counts only while the lake holds the token it was saved with: a lake removed or
-    /// replaced since has lost the rows, so every input is read again.
-    pub fn open(dir: &Path, lake: Option<&Path>) -> Result<Self, SourceError> {
-        let path = dir.join("inputs.json");
-        let marker =
-            lake.zip(dir.file_name()).map(|(lake, key)| lake.join(format!(".tunestream-replay-{}", key.display())));
+    /// The ledger kept in `dir` (see [`Ledger::dir`]) of replays under `scope` (what decides the
+    /// output: the queries' text, the page kind given for bare lines, the sinks). With `lake`, a
+    /// local lake's root, the ledger counts only while the lake holds the token it was saved
+    /// with: a lake removed or replaced since has lost the rows, so every input is read again.
+    pub fn open(dir: &Path, scope: &str, lake: Option<&Path>) -> Result<Self, SourceError> {
+        let scope = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(scope.as_bytes()));
+        let path = dir.join(format!("inputs-{scope}.json"));
+        let key = dir.file_name().map(|k| k.display().to_string()).unwrap_or_default();
+        let marker = lake.map(|lake| lake.join(format!(".tunestream-replay-{key}-{scope}")));
         let saved: Saved = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| SourceError::Ledger {
                 path: path.clone(),
@@ -165,7 +163,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.ndjson");
         std::fs::write(&file, "{}\n").unwrap();
-        let open = |lake: &str, scope: &str| Ledger::open(&Ledger::dir(dir.path(), lake, scope), None).unwrap();
+        let open = |lake: &str, scope: &str| Ledger::open(&Ledger::dir(dir.path(), lake), scope, None).unwrap();
         let ledger = open("lake", "queries");
         let id = InputId::of_file(&file).unwrap();
         assert!(!ledger.already_read(&id).unwrap());
@@ -187,21 +185,21 @@ mod tests {
     #[test]
     fn a_lake_removed_since_the_last_replay_has_every_input_read_again() {
         let dir = tempfile::tempdir().unwrap();
-        let (lake, state) = (dir.path().join("lake"), Ledger::dir(dir.path(), "lake", "queries"));
+        let (lake, state) = (dir.path().join("lake"), Ledger::dir(dir.path(), "lake"));
         std::fs::create_dir_all(&lake).unwrap();
         let file = dir.path().join("a.ndjson");
         std::fs::write(&file, "{}\n").unwrap();
         let id = InputId::of_file(&file).unwrap();
-        let ledger = Ledger::open(&state, Some(&lake)).unwrap();
+        let ledger = Ledger::open(&state, "queries", Some(&lake)).unwrap();
         ledger.record(id.clone());
         ledger.save().unwrap();
-        assert!(Ledger::open(&state, Some(&lake)).unwrap().already_read(&id).unwrap());
+        assert!(Ledger::open(&state, "queries", Some(&lake)).unwrap().already_read(&id).unwrap());
         std::fs::remove_dir_all(&lake).unwrap();
         std::fs::create_dir_all(&lake).unwrap();
-        let again = Ledger::open(&state, Some(&lake)).unwrap();
+        let again = Ledger::open(&state, "queries", Some(&lake)).unwrap();
         assert!(!again.already_read(&id).unwrap(), "the new lake has none of its rows");
         again.record(id.clone());
         again.save().unwrap();
-        assert!(Ledger::open(&state, Some(&lake)).unwrap().already_read(&id).unwrap());
+        assert!(Ledger::open(&state, "queries", Some(&lake)).unwrap().already_read(&id).unwrap());
     }
 }
