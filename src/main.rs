@@ -186,6 +186,9 @@ fn main() -> ExitCode {
     tunestream::memory::tune_allocator();
     let cli = Cli::parse();
     tunestream::telemetry::init(&cli.log);
+    // Lake files, the state, the raw zone and the server's connections share one process's
+    // descriptors: take every one the system allows.
+    tunestream::serve::guard::raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

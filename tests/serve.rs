@@ -198,3 +198,44 @@ async fn feeds_events_metrics_and_the_dashboard_follow_a_live_run() {
     assert_eq!(written as u64, plays, "lines in {}", jsonl.display());
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_idle_connections_is_capped_and_timed_out_and_the_run_keeps_committing() {
+    let sim = Simulator::start(SimConfig { plays_per_minute: 120.0, ..SimConfig::default() }, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
+    let port = free_port();
+    let config = common::config_with_jobs(&sim, dir.path(), 1_000_000, "[serve]\nmax_connections = 20\n");
+    // Few descriptors, as under a small `ulimit -n`: the cap must leave the lake its share.
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(r#"ulimit -n 128 && exec "$@""#).arg("sh");
+    command.arg(common::BIN).arg("--config").arg(&config).arg("run").arg("--for").arg("14s");
+    command.arg("--queries").arg(common::repo().join("queries")).arg("--listen").arg(format!("127.0.0.1:{port}"));
+    command.env("RUST_LOG", "warn").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let run = command.spawn().unwrap();
+    common::wait_until("the server", || get(port, "/healthz").is_some());
+
+    // 300 idle connections: 20 are held, the rest are told 503 and closed.
+    let idle: Vec<TcpStream> = (0..300).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+    let mut refused = 0;
+    for mut stream in idle.iter().skip(20).map(|s| s.try_clone().unwrap()) {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        refused += usize::from(reply.starts_with("HTTP/1.1 503"));
+    }
+    assert!(refused >= 250, "connections past the cap are answered 503: {refused}");
+    // The held ones never sent a request: they are closed once the deadline passes.
+    let mut first = idle[0].try_clone().unwrap();
+    first.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    assert_eq!(first.read(&mut [0; 16]).unwrap_or(0), 0, "a connection that sends nothing is closed");
+    assert!(get(port, "/healthz").is_some_and(|(status, _)| status == 200), "freed slots serve again");
+
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary_number(&summary, "committed") > 0, "{summary}");
+    common::assert_plays_exactly_once(&dir.path().join("lake"), &sim);
+    drop(idle);
+    sim.stop().await;
+}

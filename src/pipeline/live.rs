@@ -72,7 +72,7 @@ pub async fn run_live(settings: &Settings, force: bool, cancel: CancellationToke
                 feeds: observed.feeds.subscribe(),
                 ready: observed.ready.clone(),
             };
-            match serve::start(serving.listen, state, stop_serving.clone()).await {
+            match serve::start(serving.listen, serving.max_connections, state, stop_serving.clone()).await {
                 Ok(server) => Some(server),
                 Err(e) => {
                     if let Some(sim) = simulator {

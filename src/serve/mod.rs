@@ -3,10 +3,11 @@
 //!
 //! Feeds come from a `watch` channel holding only the latest refresh; the event streams get
 //! each refresh through a short queue per client, and a client that stops reading is dropped
-//! (`events`).
+//! (`events`). Connections are capped and stalled ones dropped (`guard`).
 
 mod config;
 mod events;
+pub mod guard;
 
 pub use config::{ServeSection, ServeSettings};
 
@@ -71,14 +72,20 @@ pub struct Server {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Binds `addr` and serves `state` until `cancel` fires.
-pub async fn start(addr: SocketAddr, state: ServeState, cancel: CancellationToken) -> Result<Server, ServeError> {
+/// Binds `addr` and serves `state` until `cancel` fires, `max_connections` at a time.
+pub async fn start(
+    addr: SocketAddr,
+    max_connections: usize,
+    state: ServeState,
+    cancel: CancellationToken,
+) -> Result<Server, ServeError> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError { addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError { addr, source })?;
     let clients = events::Clients::default();
     let fan_out = tokio::spawn(clients.clone().run(state.feeds.clone()));
     let app = router(Shared { state, clients });
     let task = tokio::spawn(async move {
+        let listener = guard::GuardedListener::new(listener, max_connections);
         let served = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await;
         if let Err(e) = served {
             tracing::warn!("HTTP server on {addr} stopped: {e}");
