@@ -40,6 +40,8 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Attempts still made once the run is stopping, so a brief blip does not fail the last commit.
 pub const ATTEMPTS_WHILE_STOPPING: u32 = 3;
+/// How long the attempts still made once the run is stopping may take in all.
+pub const STOP_GRACE: Duration = Duration::from_secs(20);
 
 /// Why an AWS call did not succeed.
 #[derive(Debug)]
@@ -129,9 +131,28 @@ where
     let mut backoff = FIRST_BACKOFF;
     let mut attempts = 0u32;
     let mut left_when_stopping = ATTEMPTS_WHILE_STOPPING;
+    // Once the run stops, every attempt left must end by this time: a service that hangs (a
+    // connection accepted, never answered) cannot hold the shutdown for minutes.
+    let mut stop_by: Option<tokio::time::Instant> = None;
     loop {
         attempts += 1;
-        let err = match call().await {
+        let attempt = call();
+        tokio::pin!(attempt);
+        let answered = match stop_by {
+            Some(deadline) => tokio::time::timeout_at(deadline, &mut attempt).await.ok(),
+            None => tokio::select! {
+                answer = &mut attempt => Some(answer),
+                () = cancel.cancelled() => {
+                    let deadline = *stop_by.insert(tokio::time::Instant::now() + STOP_GRACE);
+                    tokio::time::timeout_at(deadline, &mut attempt).await.ok()
+                }
+            },
+        };
+        let Some(answer) = answered else {
+            let message = format!("no answer within {STOP_GRACE:?} of the run stopping");
+            return Err(Failure::GaveUp { attempts, message });
+        };
+        let err = match answer {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
@@ -140,6 +161,7 @@ where
             Class::Transient(message) => message,
         };
         if cancel.is_cancelled() {
+            stop_by.get_or_insert_with(|| tokio::time::Instant::now() + STOP_GRACE);
             if left_when_stopping == 0 {
                 return Err(Failure::GaveUp { attempts, message });
             }

@@ -494,3 +494,27 @@ fn missing_aws_credentials_fail_at_once_saying_what_to_set() {
     assert!(stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
     assert!(!stderr.contains("retrying"), "not retried like an outage: {stderr}");
 }
+
+#[test]
+fn a_stop_while_s3_hangs_ends_within_the_grace_period() {
+    // An S3 endpoint that accepts connections and never answers.
+    let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", hang.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = hang.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    let sample = repo().join("samples/spotify_pages.ndjson");
+    let child = replay(&[sample.to_str().unwrap()], "s3://hanging/lake", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped = std::time::Instant::now();
+    let out = common::interrupt(child);
+    let took = stopped.elapsed();
+    let grace = tunestream::aws::STOP_GRACE;
+    assert!(took < grace + Duration::from_secs(10), "stopped after {took:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(75), "a service that kept failing: {}", String::from_utf8_lossy(&out.stderr));
+}
