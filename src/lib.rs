@@ -26,6 +26,12 @@ pub mod transform;
 
 pub use blame::{Blame, error_chain};
 
+/// Locks a mutex, taking its data even if a thread panicked while holding it: every value
+/// behind these locks (counters, caches, logs) stays usable after a panic elsewhere.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Any error a tunestream command can end with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

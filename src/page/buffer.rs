@@ -37,7 +37,7 @@ impl BufferPool {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
         // A poisoned lock only means a thread panicked while pushing or popping; the list is intact.
-        self.free.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.free)
     }
 }
 

@@ -75,7 +75,7 @@ impl Clients {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Client>> {
         // A poisoned lock only means a handler panicked; the list itself is intact.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.0)
     }
 }
 

@@ -12,6 +12,10 @@ pub mod kinesis;
 pub mod lake;
 pub mod records;
 
+/// The column every output table has: when its row's page was fetched. The lake partitions by
+/// it and the feeds evict by it.
+pub const INGESTED_AT: &str = "_ingested_at";
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -1,7 +1,8 @@
 //! Sources: where raw Spotify pages come from, cut into micro-batches of lines.
 //!
 //! Every source produces [`PageBatch`]es on a bounded channel; the decode stage turns them into
-//! Arrow. Live Spotify pulls and the simulator join [`SourceConfig`] as further variants.
+//! Arrow. [`SourceConfig`] is the closed set: a replay of raw page files ([`replay`]) or live
+//! pulls of the Web API ([`spotify`]), real or the built-in [`simulator`].
 
 pub mod replay;
 pub mod simulator;

@@ -75,7 +75,7 @@ impl LocalStore {
         }
         let mut missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut unsynced = self.unsynced_dirs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut unsynced = crate::lock(&self.unsynced_dirs);
         unsynced.extend(missing.drain(..).map(Path::to_owned));
         Ok(())
     }
@@ -113,7 +113,7 @@ impl LocalStore {
     fn sync_entries(&self, target: &Path) -> Result<(), StoreError> {
         let Some(mut dir) = target.parent() else { return Ok(()) };
         sync_dir(dir)?;
-        let mut unsynced = self.unsynced_dirs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut unsynced = crate::lock(&self.unsynced_dirs);
         while unsynced.remove(dir) {
             let Some(parent) = dir.parent() else { break };
             sync_dir(parent)?;

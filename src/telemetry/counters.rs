@@ -46,7 +46,7 @@ impl Counters {
         self.input_bytes.fetch_add(input_bytes as u64, Ordering::Relaxed);
         self.rejected_lines.fetch_add(rejected as u64, Ordering::Relaxed);
         // A poisoned lock only means another thread panicked mid-update; the counts stay usable.
-        let mut by_table = self.rows_by_table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_table = crate::lock(&self.rows_by_table);
         for (table, n) in rows {
             *by_table.entry(table).or_default() += n;
         }
@@ -60,28 +60,28 @@ impl Counters {
         }
         let table = key.split('/').next().unwrap_or_default().to_owned();
         let now = chrono::Utc::now().timestamp_micros();
-        self.last_commit_by_table.lock().unwrap_or_else(|e| e.into_inner()).insert(table, now);
+        crate::lock(&self.last_commit_by_table).insert(table, now);
     }
 
     pub fn last_commit_by_table(&self) -> BTreeMap<String, i64> {
-        self.last_commit_by_table.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::lock(&self.last_commit_by_table).clone()
     }
 
     /// Counts rejected lines by `(reason, kind)`.
     pub fn record_rejects<'a>(&self, rejects: impl IntoIterator<Item = (&'static str, &'a str)>) {
-        let mut by_reason = self.rejects_by_reason.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_reason = crate::lock(&self.rejects_by_reason);
         for (reason, kind) in rejects {
             *by_reason.entry((reason, kind.to_owned())).or_default() += 1;
         }
     }
 
     pub fn rejects_by_reason(&self) -> BTreeMap<(&'static str, String), u64> {
-        self.rejects_by_reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::lock(&self.rejects_by_reason).clone()
     }
 
     /// Counts the rows `sink` took of each table.
     pub fn record_sink_rows<'a>(&self, sink: &str, rows: impl IntoIterator<Item = (&'a str, u64)>) {
-        let mut by_sink = self.rows_by_sink.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_sink = crate::lock(&self.rows_by_sink);
         let tables = by_sink.entry(sink.to_owned()).or_default();
         for (table, n) in rows {
             *tables.entry(table.to_owned()).or_default() += n;
@@ -89,11 +89,11 @@ impl Counters {
     }
 
     pub fn rows_by_sink(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
-        self.rows_by_sink.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::lock(&self.rows_by_sink).clone()
     }
 
     pub fn rows_by_table(&self) -> BTreeMap<String, u64> {
-        self.rows_by_table.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::lock(&self.rows_by_table).clone()
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {
@@ -141,7 +141,7 @@ impl SourceCounters {
 
     /// Records `problem` as the latest of `job`; `None` clears it after a clean pull.
     pub fn set_problem(&self, job: &str, problem: Option<String>) {
-        let mut problems = self.problems.lock().unwrap_or_else(|e| e.into_inner());
+        let mut problems = crate::lock(&self.problems);
         match problem {
             Some(p) => problems.insert(job.to_owned(), p),
             None => problems.remove(job),
@@ -150,17 +150,17 @@ impl SourceCounters {
 
     /// Counts a response of `status` to `url`.
     pub fn record_response(&self, url: &str, status: u16) {
-        let mut responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
+        let mut responses = crate::lock(&self.responses);
         *responses.entry((endpoint(url), status)).or_default() += 1;
     }
 
     /// Responses by endpoint and status.
     pub fn responses(&self) -> BTreeMap<(String, u16), u64> {
-        self.responses.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::lock(&self.responses).clone()
     }
 
     pub fn problems(&self) -> BTreeMap<String, String> {
-        self.problems.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        crate::lock(&self.problems).clone()
     }
 }
 

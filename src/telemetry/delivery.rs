@@ -47,12 +47,12 @@ pub struct DeliveryCounters {
 impl DeliveryCounters {
     /// Adds `delivered` to `sink`'s counts of `table`.
     pub fn add(&self, sink: &str, table: &str, delivered: Delivered) {
-        let mut by_sink = self.by_sink.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_sink = crate::lock(&self.by_sink);
         *by_sink.entry(sink.to_owned()).or_default().entry(table.to_owned()).or_default() += delivered;
     }
 
     pub fn snapshot(&self) -> DeliveryReport {
-        DeliveryReport(self.by_sink.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        DeliveryReport(crate::lock(&self.by_sink).clone())
     }
 }
 

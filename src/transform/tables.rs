@@ -43,14 +43,14 @@ impl BatchTables {
     /// Stores a view's result for the queries that read it.
     pub fn set_view(&self, name: &str, batches: Vec<RecordBatch>) {
         // A poisoned lock only means another query panicked; the map itself is intact.
-        self.views.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned(), batches);
+        crate::lock(&self.views).insert(name.to_owned(), batches);
     }
 
     fn read(&self, table: &TableRef) -> Vec<RecordBatch> {
         match table {
             TableRef::Raw(kind) => self.raw[kind.index()].iter().cloned().collect(),
             TableRef::View(name) => {
-                let views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+                let views = crate::lock(&self.views);
                 views.get(name).cloned().unwrap_or_default()
             }
         }

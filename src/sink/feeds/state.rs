@@ -19,8 +19,8 @@ use parquet::file::properties::WriterProperties;
 use super::sightings::keep_sightings;
 use crate::sink::SinkError;
 
-/// The column rows are evicted by. Every output table has it (the lake partitions by it).
-pub const INGESTED_AT: &str = "_ingested_at";
+/// The column rows are evicted by (the one the lake partitions by).
+pub use crate::sink::INGESTED_AT;
 
 /// A table's batches are concatenated into one once it holds more than this many: a refresh
 /// then scans a few large batches, not one small batch per micro-batch.

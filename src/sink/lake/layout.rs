@@ -8,7 +8,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
 
 /// The column every output row is partitioned by.
-pub const INGESTED_AT: &str = "_ingested_at";
+pub use crate::sink::INGESTED_AT;
 
 pub const MICROS_PER_HOUR: i64 = 3_600_000_000;
 

@@ -117,7 +117,7 @@ impl Ledger {
 
     /// Notes that this replay read `id` to its end.
     pub fn record(&self, id: InputId) {
-        self.read.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        crate::lock(&self.read).push(id);
     }
 
     /// How many inputs earlier replays read.
@@ -129,7 +129,7 @@ impl Ledger {
     /// read is committed.
     pub fn save(&self) -> Result<(), SourceError> {
         let mut all = self.known.clone();
-        for id in self.read.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for id in crate::lock(&self.read).drain(..) {
             all.insert(id.name.clone(), id);
         }
         let ledger_error =

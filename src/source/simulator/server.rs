@@ -43,10 +43,7 @@ pub struct Saved {
     pub tokens: Tokens,
 }
 
-/// Locks a mutex, recovering the data if another request panicked while holding it.
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub use crate::lock;
 
 impl SimState {
     pub fn new(catalog: Catalog, config: SimConfig, base: String, saved: Option<(Tokens, std::path::PathBuf)>) -> Self {
