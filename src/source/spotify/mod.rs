@@ -14,6 +14,7 @@ pub mod jobs;
 mod journal;
 pub mod limiter;
 pub mod login;
+mod plays;
 pub mod pulls;
 mod scheduler;
 pub mod state;
