@@ -247,7 +247,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let sim_config = settings.simulator;
             let port = port.unwrap_or(sim_config.port);
             let (id, secret) = (sim_config.client_id.clone(), sim_config.client_secret.clone());
-            let sim = tunestream::source::simulator::Simulator::start(sim_config, port)
+            let sim = tunestream::simulator::Simulator::start(sim_config, port)
                 .await
                 .map_err(tunestream::source::SourceError::Simulator)?;
             println!("Spotify simulator: Web API {0}/v1, accounts {0}", sim.base_url());

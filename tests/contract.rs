@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use tunestream::source::simulator::{
-    AppMode, LoggedRequest, SIM_CLIENT_ID, SIM_CLIENT_SECRET, SimConfig, Simulator, bounds,
-};
+use tunestream::simulator::{AppMode, LoggedRequest, SIM_CLIENT_ID, SIM_CLIENT_SECRET, SimConfig, Simulator, bounds};
 use tunestream::source::spotify::client::{Auth, Client, PullError};
 use tunestream::source::spotify::pulls::{Page, PullState, pull};
 use tunestream::source::spotify::{self, Endpoints, JobConfig, LiveConfig, RetryPolicy};

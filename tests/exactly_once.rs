@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{has_staged_objects, lake_plays, lake_rows, repo, visible_files, wait_until};
 use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
-use tunestream::source::simulator::{SimConfig, Simulator};
+use tunestream::simulator::{SimConfig, Simulator};
 use tunestream::source::synthetic::{EntryShape, playlist_pages};
 
 /// The fetch time of the bare pages: their files' modification time, fixed so that the

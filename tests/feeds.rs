@@ -189,3 +189,18 @@ async fn a_feed_that_does_not_plan_is_reported_with_its_file() {
     let err = Feeds::plan(queries, &schemas).await.err().unwrap().to_string();
     assert!(err.contains("broken.sql") && err.contains("no_such_column"), "{err}");
 }
+
+#[tokio::test]
+async fn every_feed_is_listed_empty_before_the_first_refresh() {
+    let schemas = schemas().await;
+    let state = tempfile::tempdir().unwrap();
+    let (_feeds, published) = sink(&schemas, Duration::from_secs(3600), state.path()).await;
+    let before = published.borrow().clone();
+    let names: Vec<String> = before.feeds.keys().cloned().collect();
+    let mut expected: Vec<String> =
+        built_in_feeds().into_iter().map(|q| q.table).filter(|name| !name.starts_with('_')).collect();
+    expected.sort();
+    assert_eq!(names, expected, "the set of feeds is known at start");
+    assert_eq!(before.version, 0);
+    assert!(before.feeds.values().all(|f| f.rows == 0 && &*f.json == "[]"));
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tunestream::decode::Kind;
-use tunestream::source::simulator::{Faults, SIM_CLIENT_ID, SIM_CLIENT_SECRET, SimConfig, Simulator};
+use tunestream::simulator::{Faults, SIM_CLIENT_ID, SIM_CLIENT_SECRET, SimConfig, Simulator};
 use tunestream::source::spotify::client::{Auth, Client, PullError};
 use tunestream::source::spotify::pulls::{Page, PullState, pull};
 use tunestream::source::spotify::{self, Endpoints, JobConfig, LiveConfig, RetryPolicy};
@@ -280,7 +280,7 @@ async fn playlists_are_read_to_the_end_against_one_snapshot_and_skipped_while_un
 async fn a_playlist_edited_mid_read_is_read_again_and_forbidden_or_missing_ones_are_skipped() {
     // An extended-quota app: one whose app token may read any public playlist's entries.
     let faults = Faults { edit_during_read: true, ..Faults::default() };
-    let mode = tunestream::source::simulator::AppMode::Extended;
+    let mode = tunestream::simulator::AppMode::Extended;
     let sim = sim(SimConfig { playlist_change_every_secs: 3600, faults, mode, ..SimConfig::default() }).await;
     let dir = tempfile::tempdir().unwrap();
     let (client, _) = connect(&sim, dir.path(), policy()).await;
@@ -363,7 +363,7 @@ fn lines(pages: &[Page]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_app_modes_serve_their_2026_shapes_and_every_page_decodes() {
-    use tunestream::source::simulator::AppMode;
+    use tunestream::simulator::AppMode;
     for mode in [AppMode::Development, AppMode::Extended] {
         let sim = sim(SimConfig { mode, ..SimConfig::default() }).await;
         let dir = tempfile::tempdir().unwrap();

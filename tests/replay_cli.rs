@@ -208,6 +208,9 @@ fn a_table_the_lake_refuses_stops_a_replay_that_already_started_reading() {
 /// must produce the same rows. Needs the Python environment `scripts/test` provides.
 #[test]
 fn replay_holds_the_same_rows_as_the_duckdb_peer() {
+    if !common::has(&[common::Needs::Python]) {
+        return;
+    }
     let python = std::env::var("TUNESTREAM_TEST_PYTHON")
         .expect("TUNESTREAM_TEST_PYTHON is not set: run the test suite with scripts/test, which installs DuckDB");
     let peer = repo().join("tests/reference/duckdb_peer.py");

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{interrupt, lake_plays, repo, requests_sent, run, wait_until};
-use tunestream::source::simulator::{SimConfig, Simulator};
+use tunestream::simulator::{SimConfig, Simulator};
 
 async fn log_in(sim: &Simulator, dir: &Path) {
     common::log_in(sim, dir, &["alice", "bob"]).await;
@@ -27,8 +27,7 @@ async fn a_run_killed_mid_way_and_restarted_has_every_play_exactly_once() {
     let config = config_for(&sim, dir.path(), 1_000_000);
 
     let mut first = run(&config).spawn().unwrap();
-    wait_until("a first request", || requests_sent(dir.path()) > 0);
-    tokio::time::sleep(Duration::from_millis(5000)).await;
+    wait_until("a first commit", || !lake_plays(&dir.path().join("lake")).is_empty());
     first.kill().unwrap(); // SIGKILL: no drain, no final commit
     first.wait().unwrap();
     let after_kill = lake_plays(&dir.path().join("lake")).len();
@@ -168,7 +167,7 @@ async fn auth_login_prints_the_url_receives_the_loopback_redirect_and_stores_tok
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_login_stops_only_that_users_jobs_and_the_summary_says_so() {
-    use tunestream::source::simulator::Faults;
+    use tunestream::simulator::Faults;
     let sim = Simulator::start(SimConfig::default(), 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     log_in(&sim, dir.path()).await;
@@ -257,7 +256,7 @@ fn lake_entries(lake: &Path, playlist: &str) -> Vec<(i64, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
     // An extended-quota app, whose app token reads any public playlist's entries (by `/tracks`).
-    let mode = tunestream::source::simulator::AppMode::Extended;
+    let mode = tunestream::simulator::AppMode::Extended;
     let sim = Simulator::start(SimConfig { playlist_change_every_secs: 1_000_000, mode, ..SimConfig::default() }, 0)
         .await
         .unwrap();
@@ -266,7 +265,7 @@ async fn a_page_that_never_decodes_is_set_aside_and_the_run_moves_past_it() {
     let longest = sim.truth().playlists().into_iter().max_by_key(|p| p.uris.len()).unwrap();
     assert!(longest.uris.len() > 50, "a playlist of more than one page");
     // Its second page of entries always comes back truncated.
-    let faults = tunestream::source::simulator::Faults {
+    let faults = tunestream::simulator::Faults {
         always_malformed: vec![format!("/v1/playlists/{}/tracks?offset=50", longest.playlist_id)],
         ..Default::default()
     };

@@ -11,7 +11,7 @@ use common::proxy::Proxy;
 use common::s3::{aws_env, bucket, download, endpoint, open_uploads, tool};
 use common::{lake_rows, repo, visible_files, wait_until};
 use tunestream::fault::{CRASH_EXIT_CODE, FAULT_VAR};
-use tunestream::source::simulator::{SimConfig, Simulator};
+use tunestream::simulator::{SimConfig, Simulator};
 
 /// `tunestream replay INPUTS --lake LAKE` against `endpoint`, output captured.
 fn replay(inputs: &[&str], lake: &str, endpoint: &str) -> Command {
@@ -44,6 +44,9 @@ fn split_samples(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn a_replay_into_s3_holds_the_rows_of_a_local_replay_under_the_same_names() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = split_samples(dir.path());
     let local = dir.path().join("local");
@@ -85,6 +88,9 @@ fn a_replay_into_s3_holds_the_rows_of_a_local_replay_under_the_same_names() {
 
 #[test]
 fn an_object_in_the_way_is_never_overwritten_and_the_error_names_its_key() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = split_samples(dir.path());
     let inputs = [a.to_str().unwrap(), b.to_str().unwrap()];
@@ -111,6 +117,9 @@ fn an_object_in_the_way_is_never_overwritten_and_the_error_names_its_key() {
 
 #[test]
 fn a_missing_bucket_stops_the_run_at_once_saying_what_to_fix() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = split_samples(dir.path());
     let out = replay(&[a.to_str().unwrap()], "s3://no-such-bucket-here/lake", &endpoint()).output().unwrap();
@@ -133,6 +142,9 @@ fn test_client() -> aws_sdk_s3::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_object_goes_up_in_equal_parts_while_it_is_written_and_appears_only_at_commit() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     use std::io::Write;
     use tunestream::store::{Committed, S3Settings, S3Store, Store};
 
@@ -219,6 +231,9 @@ fn assert_lake_exactly_once(bucket: &str, sim: &Simulator, dir: &Path) -> PathBu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_into_s3_keeps_its_raw_zone_there_and_a_replay_of_it_rebuilds_the_same_tables() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let sim = Simulator::start(live_sim_config(), 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
@@ -241,6 +256,9 @@ async fn a_run_into_s3_keeps_its_raw_zone_there_and_a_replay_of_it_rebuilds_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_raw_zone_can_live_apart_from_an_s3_lake() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let sim = Simulator::start(live_sim_config(), 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
@@ -300,16 +318,25 @@ async fn wait_or_kill(child: Child, limit: Duration) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_inside_an_upload_restarts_with_every_row_once() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     crash_at_and_restart("s3.part_uploaded").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_between_the_uploads_of_a_checkpoint_restarts_with_every_row_once() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     crash_at_and_restart("commit.between_objects").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_before_its_checkpoint_is_saved_restarts_with_every_row_once() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     crash_at_and_restart("commit.before_state").await;
 }
 
@@ -320,6 +347,9 @@ fn plays_files(bucket: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_outage_holds_the_run_back_and_nothing_is_lost() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let sim = Simulator::start(live_sim_config(), 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     common::log_in(&sim, dir.path(), &["alice", "bob"]).await;
@@ -328,7 +358,8 @@ async fn an_s3_outage_holds_the_run_back_and_nothing_is_lost() {
     let lake = format!("s3://{bucket}/lake");
     let mut proxy = Proxy::new("tcp_proxy.py");
 
-    let child = run(&config, &lake, &proxy.url()).spawn().unwrap();
+    let log = dir.path().join("run.stderr");
+    let child = common::stderr_to(&mut run(&config, &lake, &proxy.url()), &log).spawn().unwrap();
     wait_until("a first commit", || plays_files(&bucket) > 0);
     proxy.stop();
     // With S3 away, the sink waits, the channels fill and the source stops pulling.
@@ -343,10 +374,12 @@ async fn an_s3_outage_holds_the_run_back_and_nothing_is_lost() {
     wait_until("a commit after the outage", || plays_files(&bucket) > before_outage_ended);
 
     // Stopped while S3 is down: the run says what it could not commit, and exits non-zero.
+    let retries = || common::count_in(&log, "AWS unavailable; retrying");
+    let before_stop = retries();
     proxy.stop();
-    std::thread::sleep(Duration::from_secs(3));
+    wait_until("a retry against the stopped S3", || retries() > before_stop);
     let out = common::interrupt(child);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = std::fs::read_to_string(&log).unwrap();
     assert_eq!(out.status.code(), Some(75), "an unreachable service: {stderr}");
     assert!(stderr.contains("unreachable") && stderr.contains("next start"), "{stderr}");
 
@@ -370,6 +403,9 @@ fn parquet_with_content(rows: &[i64], content: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_key_counts_as_written_only_when_it_holds_the_same_rows() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     use std::io::Write;
     use tunestream::store::{Committed, S3Settings, S3Store, Store, StoreError};
 
@@ -443,6 +479,9 @@ async fn rebuild_while_a_live_run_writes(lake: &str, rebuilt: &str, fresh: &str,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_repeated_while_the_raw_zone_grows_on_s3_loses_and_doubles_nothing() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let bucket = bucket("grown");
     let dir = tempfile::tempdir().unwrap();
     let read = |url: &str| {
@@ -457,6 +496,9 @@ async fn a_rebuild_repeated_while_the_raw_zone_grows_on_s3_loses_and_doubles_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_repeated_while_the_raw_zone_grows_on_disk_loses_and_doubles_nothing() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let at = |name: &str| dir.path().join(name).display().to_string();
     rebuild_while_a_live_run_writes(&at("lake"), &at("rebuilt"), &at("fresh"), |path: &str| PathBuf::from(path)).await;
@@ -464,6 +506,9 @@ async fn a_rebuild_repeated_while_the_raw_zone_grows_on_disk_loses_and_doubles_n
 
 #[test]
 fn a_lake_at_a_buckets_root_and_dot_segments_in_an_s3_url_are_refused() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let bucket = bucket("root");
     let sample = repo().join("samples/spotify_pages.ndjson");
     let out = replay(&[sample.to_str().unwrap()], &format!("s3://{bucket}"), &endpoint()).output().unwrap();
@@ -481,6 +526,9 @@ fn a_lake_at_a_buckets_root_and_dot_segments_in_an_s3_url_are_refused() {
 
 #[test]
 fn missing_aws_credentials_fail_at_once_saying_what_to_set() {
+    if !common::has(&[common::Needs::S3, common::Needs::Python]) {
+        return;
+    }
     let sample = repo().join("samples/spotify_pages.ndjson");
     let out = replay(&[sample.to_str().unwrap()], "s3://no-credentials/lake", &endpoint())
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -500,9 +548,13 @@ fn a_stop_while_s3_hangs_ends_within_the_grace_period() {
     // An S3 endpoint that accepts connections and never answers.
     let hang = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", hang.local_addr().unwrap());
+    let (connected, first_connection) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let held: Vec<_> = hang.incoming().map_while(Result::ok).collect();
-        drop(held);
+        let mut held = Vec::new();
+        for stream in hang.incoming().map_while(Result::ok) {
+            held.push(stream);
+            let _ = connected.send(());
+        }
     });
     let sample = repo().join("samples/spotify_pages.ndjson");
     let child = replay(&[sample.to_str().unwrap()], "s3://hanging/lake", &url)
@@ -510,7 +562,7 @@ fn a_stop_while_s3_hangs_ends_within_the_grace_period() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    first_connection.recv_timeout(Duration::from_secs(60)).expect("the replay reaches the hanging endpoint");
     let stopped = std::time::Instant::now();
     let out = common::interrupt(child);
     let took = stopped.elapsed();

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tunestream::source::simulator::{SimConfig, Simulator};
+use tunestream::simulator::{SimConfig, Simulator};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -68,6 +68,9 @@ fn summary_number(summary: &str, label: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feeds_events_metrics_and_the_dashboard_follow_a_live_run() {
+    if !common::has(&[common::Needs::Python, common::Needs::Chromium]) {
+        return;
+    }
     // One artist (24 tracks) and short histories: every track played in the test fits the top 20.
     let world = SimConfig { artists: 1, history_limit: 5, plays_per_minute: 12.0, ..SimConfig::default() };
     let sim = Simulator::start(world, 0).await.unwrap();

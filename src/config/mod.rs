@@ -42,7 +42,7 @@ pub struct FileConfig {
     /// The Spotify Web API, or the built-in simulator when `api_url` is unset.
     pub spotify: SpotifySection,
     /// The built-in simulator.
-    pub simulator: crate::source::simulator::SimConfig,
+    pub simulator: crate::simulator::SimConfig,
     /// What `run` pulls, each job at its own interval.
     pub jobs: Vec<JobConfig>,
     /// Sinks besides the lake, each a `[[sinks]]` table whose `type` picks the kind.

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use super::FileConfig;
 use crate::serve::ServeSettings;
+use crate::simulator::SimConfig;
 use crate::sink::feeds::FeedsSettings;
 use crate::sink::lake::LakeSettings;
 use crate::sink::{SinkConfig, SinkSection};
 use crate::snowflake::Values;
 use crate::source::BatchLimits;
-use crate::source::simulator::SimConfig;
 use crate::source::spotify::JobConfig;
 use crate::store::{Location, S3Settings};
 

@@ -21,7 +21,8 @@ use arrow::compute::kernels::cast_utils::string_to_datetime;
 use arrow::datatypes::{DataType, FieldRef, Fields, Int64Type, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use arrow::record_batch::RecordBatch;
 
-use super::scan::{GiveUp, Scanner, same_bytes, unescape};
+use super::scan::{Scanner, same_bytes, unescape};
+use super::skip::GiveUp;
 
 /// Decodes `lines`, one row each, or gives up on the first line it cannot decode exactly.
 pub fn decode(schema: &SchemaRef, lines: &[&[u8]]) -> Result<RecordBatch, GiveUp> {

@@ -8,7 +8,8 @@
 use serde::Deserialize;
 
 use super::Kind;
-use super::scan::{GiveUp, Scanner};
+use super::scan::Scanner;
+use super::skip::GiveUp;
 
 /// How a line wraps its response body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,7 +12,7 @@ use arrow::json::ReaderBuilder;
 use arrow::record_batch::RecordBatch;
 
 use super::direct;
-use super::scan::GiveUp;
+use super::skip::GiveUp;
 
 /// The outcome of decoding a set of lines: the rows of the good lines, in order, and the rest.
 pub struct Decoded {

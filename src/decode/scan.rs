@@ -6,9 +6,7 @@
 //! token walk of [`super::skip`]. Only kept values are parsed. Every method gives up ([`GiveUp`]) on anything it does not expect, and the caller
 //! then reads the line strictly (serde_json, then arrow-json), which names what was wrong.
 
-/// The cursor met something it does not handle; decode the line another way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GiveUp;
+use super::skip::GiveUp;
 
 pub struct Scanner<'a> {
     bytes: &'a [u8],

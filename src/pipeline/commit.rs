@@ -50,6 +50,18 @@ pub enum CommitError {
     },
 }
 
+impl CommitError {
+    /// Who must act.
+    pub fn blame(&self) -> crate::Blame {
+        match self {
+            CommitError::Store(e) => e.blame(),
+            CommitError::Manifest { .. } | CommitError::UnknownStore { .. } | CommitError::Io { .. } => {
+                crate::Blame::User
+            }
+        }
+    }
+}
+
 /// Commits what the sinks staged, with the source state that covers it.
 #[derive(Debug)]
 pub struct Committer {

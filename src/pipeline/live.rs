@@ -7,7 +7,7 @@ use super::Observed;
 use crate::Error;
 use crate::config::{ConfigError, Settings};
 use crate::serve::{self, ServeState};
-use crate::source::simulator::Simulator;
+use crate::simulator::Simulator;
 use crate::source::spotify::{self, Endpoints, LiveConfig, jobs::plan_table};
 use crate::source::{SourceConfig, SourceError};
 use crate::telemetry::RunSummary;

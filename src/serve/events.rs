@@ -79,8 +79,11 @@ impl Clients {
     }
 }
 
-/// The event of feed `name` in `published`, if it has that feed.
+/// The event of feed `name` in `published`, if it has that feed and has been refreshed.
 fn event(published: &Published, name: &str) -> Option<Event> {
+    if published.version == 0 {
+        return None;
+    }
     let body = super::feed_json(published, name)?;
     Some(Event::default().event("refresh").id(published.version.to_string()).data(body))
 }

@@ -170,7 +170,7 @@ fn feed_json(published: &Published, name: &str) -> Option<String> {
     let head = serde_json::json!({
         "name": name,
         "version": published.version,
-        "as_of": timestamp(Some(published.as_of_micros)),
+        "as_of": timestamp(Some(published.as_of_micros).filter(|_| published.version > 0)),
         "watermark": timestamp(published.watermark_micros),
         "truncated": feed.truncated,
     })

@@ -270,6 +270,16 @@ pub enum SinkError {
 }
 
 impl SinkError {
+    /// Who must act.
+    pub fn blame(&self) -> crate::Blame {
+        match self {
+            SinkError::Store(e) => e.blame(),
+            SinkError::Io { .. } | SinkError::Schema(_) | SinkError::Refused { .. } => crate::Blame::User,
+            SinkError::Undelivered { .. } => crate::Blame::Service,
+            SinkError::Encode { .. } | SinkError::Bug(_) => crate::Blame::Bug,
+        }
+    }
+
     /// A Parquet encoder's failure on `path`: the file system's (a full disk, a permission), which
     /// the user must fix, when the encoder failed writing; a bug otherwise.
     pub fn encode(path: PathBuf, source: ::parquet::errors::ParquetError) -> Self {

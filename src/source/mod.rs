@@ -2,10 +2,9 @@
 //!
 //! Every source produces [`PageBatch`]es on a bounded channel; the decode stage turns them into
 //! Arrow. [`SourceConfig`] is the closed set: a replay of raw page files ([`replay`]) or live
-//! pulls of the Web API ([`spotify`]), real or the built-in [`simulator`].
+//! pulls of the Web API ([`spotify`]), real or the built-in [`crate::simulator`].
 
 pub mod replay;
-pub mod simulator;
 pub mod spotify;
 pub mod synthetic;
 
@@ -63,4 +62,26 @@ pub enum SourceError {
     /// The jobs need more requests per day than the budget allows.
     #[error("the jobs need more requests than the daily budget allows (pass --force to run anyway):\n{0}")]
     OverBudget(String),
+    /// tunestream broke its own rules.
+    #[error("{0} (a bug in tunestream)")]
+    Bug(String),
+}
+
+impl SourceError {
+    /// Who must act.
+    pub fn blame(&self) -> crate::Blame {
+        match self {
+            SourceError::Store(e) => e.blame(),
+            SourceError::Login(e) => e.blame(),
+            SourceError::Bug(_) => crate::Blame::Bug,
+            SourceError::Input { .. }
+            | SourceError::InputChanged { .. }
+            | SourceError::Ledger { .. }
+            | SourceError::NoFiles(_)
+            | SourceError::State(_)
+            | SourceError::Client(_)
+            | SourceError::Simulator(_)
+            | SourceError::OverBudget(_) => crate::Blame::User,
+        }
+    }
 }

@@ -107,6 +107,9 @@ pub enum StoreError {
         "{url} already holds another object ({found}; this write's: {expected}); tunestream never overwrites a key: was this lake written by another run or another state directory, or did a replay's input change since it was read?"
     )]
     Conflict { url: String, found: String, expected: String },
+    /// tunestream broke its own rules (a task died, a checkpoint names the wrong kind of store).
+    #[error("{url}: {message} (a bug in tunestream)")]
+    Bug { url: String, message: String },
 }
 
 impl StoreError {
@@ -114,7 +117,11 @@ impl StoreError {
     pub fn blame(&self) -> Blame {
         match self {
             StoreError::Unreachable { .. } => Blame::Service,
-            _ => Blame::User,
+            StoreError::Bug { .. } => Blame::Bug,
+            StoreError::Io { .. }
+            | StoreError::Vanished { .. }
+            | StoreError::S3 { .. }
+            | StoreError::Conflict { .. } => Blame::User,
         }
     }
 }
@@ -168,7 +175,7 @@ impl Store {
             (Store::S3(s3), Staged::S3 { upload_id, parts }) => {
                 s3.commit(&pending.key, upload_id, parts, pending.content.as_deref())
             }
-            _ => Err(StoreError::S3 {
+            _ => Err(StoreError::Bug {
                 url: format!("{}/{}", self.root(), pending.key),
                 message: "a checkpoint lists this object as staged in another kind of store".into(),
             }),

@@ -64,7 +64,9 @@ impl TableOutput {
 /// A query failed while running on data: a bug in the SQL engine or in tunestream, since the
 /// SQL was checked against the schemas before any data was read.
 #[derive(Debug, thiserror::Error)]
-#[error("query {path} failed on micro-batch {batch_id}")]
+#[error(
+    "query {path} failed on micro-batch {batch_id} (a bug in tunestream or its SQL engine: the query was checked against the schemas before any data was read)"
+)]
 pub struct ExecutionError {
     path: String,
     batch_id: Arc<str>,

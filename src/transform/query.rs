@@ -46,6 +46,19 @@ pub enum QueryError {
     Internal { location: String, message: String },
 }
 
+impl QueryError {
+    /// Who must act: the user, unless planning failed for a reason of tunestream's own.
+    pub fn blame(&self) -> crate::Blame {
+        match self {
+            QueryError::Internal { .. } => crate::Blame::Bug,
+            QueryError::Read { .. }
+            | QueryError::Empty(_)
+            | QueryError::BadName { .. }
+            | QueryError::Invalid { .. } => crate::Blame::User,
+        }
+    }
+}
+
 /// The folder of queries used when none is configured, relative to the working directory.
 pub const DEFAULT_QUERIES_DIR: &str = "queries";
 

@@ -6,6 +6,7 @@ pub mod proxy;
 pub mod s3;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -15,7 +16,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio_util::sync::CancellationToken;
-use tunestream::source::simulator::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, Simulator};
+use tunestream::simulator::{SIM_CLIENT_ID, SIM_CLIENT_SECRET, Simulator};
 use tunestream::source::spotify::{self, Endpoints, JobConfig, LiveConfig, RetryPolicy};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tunestream");
@@ -26,6 +27,49 @@ pub fn bin() -> Command {
     let mut command = Command::new(BIN);
     command.env("TUNESTREAM__SERVE__LISTEN", "127.0.0.1:0");
     command
+}
+
+/// What `scripts/test` provides and plain `cargo test` may lack.
+#[derive(Debug, Clone, Copy)]
+pub enum Needs {
+    /// The loopback S3, Firehose and Kinesis server (moto), at `TUNESTREAM_TEST_S3`.
+    S3,
+    /// The virtualenv of Python test tools (DuckDB, boto3, fakesnow, …), at `TUNESTREAM_TEST_PYTHON`.
+    Python,
+    /// Debian's chromium and chromedriver, driven by selenium from that virtualenv.
+    Chromium,
+}
+
+/// Whether a test may go on with what it `needs`. When something is missing it prints one line
+/// saying what and returns false, so plain `cargo test` passes the layers it can run; under
+/// `scripts/test`, which provides everything and sets `TUNESTREAM_TEST_ALL`, a lack fails instead.
+pub fn has(needs: &[Needs]) -> bool {
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter_map(|need| match need {
+            Needs::S3 if std::env::var_os("TUNESTREAM_TEST_S3").is_none() => {
+                Some("the S3 test server (TUNESTREAM_TEST_S3)")
+            }
+            Needs::Python if std::env::var_os("TUNESTREAM_TEST_PYTHON").is_none() => {
+                Some("the Python test tools (TUNESTREAM_TEST_PYTHON)")
+            }
+            Needs::Chromium
+                if !Path::new("/usr/bin/chromium").exists() || !Path::new("/usr/bin/chromedriver").exists() =>
+            {
+                Some("chromium and chromedriver in /usr/bin")
+            }
+            _ => None,
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let what = missing.join(" and ");
+    assert!(std::env::var_os("TUNESTREAM_TEST_ALL").is_none(), "scripts/test must provide {what}");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Straight to the stream: the harness captures `eprintln!` of tests that pass.
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {test} needs {what}; scripts/test provides it");
+    false
 }
 
 pub fn repo() -> PathBuf {
@@ -100,6 +144,16 @@ pub fn wait_until(what: &str, done: impl Fn() -> bool) {
 }
 
 /// Stops a run with SIGINT, as Ctrl-C does, and returns what it printed.
+/// Sends `command`'s stderr to the file `path`, so a test can wait for a line while it runs.
+pub fn stderr_to<'a>(command: &'a mut Command, path: &Path) -> &'a mut Command {
+    command.stderr(std::fs::File::create(path).unwrap())
+}
+
+/// How many times `needle` occurs in the file at `path` so far.
+pub fn count_in(path: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(path).unwrap_or_default().matches(needle).count()
+}
+
 pub fn interrupt(child: std::process::Child) -> std::process::Output {
     signal(&child, "-INT");
     child.wait_with_output().unwrap()

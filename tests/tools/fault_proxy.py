@@ -14,7 +14,7 @@ optional):
      "throttle_calls": N,      # the next N calls fail whole with 400 ThrottlingException
      "down": true}             # answer nothing: close every connection at once
 
-`GET /_fault` returns the plan and counters: calls, records seen, records failed, calls
+`GET /_fault` returns the plan and counters: requests refused while down, calls, records seen, records failed, calls
 throttled, the most records and the most bytes in one call, and the largest record (bytes: data
 decoded, plus the partition key).
 """
@@ -30,7 +30,7 @@ import urllib.parse
 
 LOCK = threading.Lock()
 PLAN = {}
-COUNTERS = {"calls": 0, "records": 0, "failed": 0, "throttled": 0, "most_records": 0, "most_bytes": 0, "largest_record": 0}
+COUNTERS = {"refused": 0, "calls": 0, "records": 0, "failed": 0, "throttled": 0, "most_records": 0, "most_bytes": 0, "largest_record": 0}
 TARGETS = {
     "Firehose_20150804.PutRecordBatch": ("Records", "RequestResponses", "FailedPutCount", "RecordId"),
     "Kinesis_20131202.PutRecords": ("Records", "Records", "FailedRecordCount", "SequenceNumber"),
@@ -65,6 +65,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, b"{}", "application/json")
         with LOCK:
             down = PLAN.get("down")
+            if down:
+                COUNTERS["refused"] += 1
         if down:
             self.close_connection = True
             self.connection.shutdown(2)

@@ -8,10 +8,11 @@
 //! number or literal) follows a colon and precedes a comma or the closing `}`. Keys are told
 //! from values by their opening quote; the closing quote of each key is found by adding the
 //! key's opening bit to the string mask, which carries through the string to just past it.
-//! Numbers and literals are still checked one by one against the grammar ([`super::scalar_end`]).
+//! Numbers and literals are still checked one by one against the grammar ([`scalar_end`]).
 //! Anything the check does not cover, or fails, is left to the token walk, which decides.
 
-use super::{BLOCK, masks, scalar_end};
+use super::grammar::scalar_end;
+use super::masks::{BLOCK, Masks, masks};
 
 /// The index of the `}` closing the object whose `{` is at `bytes[at]`, when the object is flat,
 /// fits in 128 bytes and is JSON; `None` when the check does not apply or does not pass. Sets
@@ -21,7 +22,7 @@ pub fn flat_object_end(bytes: &[u8], at: usize, high: &mut bool) -> Option<usize
     let (low, rest) = bytes.get(at..)?.split_first_chunk::<BLOCK>()?;
     let upper = rest.first_chunk::<BLOCK>()?;
     let (low, upper) = (masks(low), masks(upper));
-    let wide = |pick: fn(&super::Masks) -> u64| u128::from(pick(&low)) | u128::from(pick(&upper)) << BLOCK;
+    let wide = |pick: fn(&Masks) -> u64| u128::from(pick(&low)) | u128::from(pick(&upper)) << BLOCK;
     let quote = wide(|m| m.quote);
     // The `{` at bit 0 is outside strings, so the prefix XOR starts outside.
     let strings = prefix_xor(quote);

@@ -47,6 +47,13 @@ pub struct FeedRows {
     pub truncated: usize,
 }
 
+impl FeedRows {
+    /// A feed before its first refresh.
+    fn empty() -> Self {
+        Self { json: Arc::from("[]"), rows: 0, truncated: 0 }
+    }
+}
+
 /// Keeps the retained rows and publishes the feeds.
 pub struct FeedsSink {
     feeds: Arc<Feeds>,
@@ -87,6 +94,15 @@ impl FeedsSink {
         // rows): the windows resume where they stood.
         let watermark = retained.latest_ingested().max(state::load_clock(&snapshot_dir));
         let pending_since = (restored > 0).then_some(watermark).flatten();
+        // The set of feeds is known now: list them, empty, until the first refresh fills them.
+        published.send_if_modified(|current| {
+            let first = current.version == 0;
+            if first {
+                let empty = feeds.feeds().iter().map(|feed| (feed.query.table.clone(), FeedRows::empty()));
+                *current = Arc::new(Published { feeds: empty.collect(), ..Published::default() });
+            }
+            first
+        });
         Self {
             feeds,
             settings,

@@ -63,7 +63,7 @@ impl Retained {
 
     /// Drops every row ingested before `cutoff_micros`, then compacts tables holding many
     /// batches, keeping one sighting of a repeated row per `slice_micros`
-    /// ([`super::sightings`]).
+    /// (`sightings`).
     pub fn evict_and_compact(&mut self, cutoff_micros: i64, slice_micros: i64) -> Result<Dropped, SinkError> {
         let mut dropped = Dropped::default();
         for (name, table) in &mut self.tables {

@@ -28,7 +28,7 @@ pub(super) struct S3Objects {
 }
 
 /// Expands the configured local paths into the ordered list of page files to read; `s3://`
-/// prefixes stay as they are, and are listed by [`read_files`] before it reads anything.
+/// prefixes stay as they are, and are listed by `read_files` before it reads anything.
 ///
 /// Fails before any data is read when a path is missing or nothing is found, naming the path.
 ///
@@ -96,7 +96,8 @@ pub(super) fn list_s3(
     if !inputs.iter().any(|input| matches!(input, Input::S3(_))) {
         return Ok(inputs.iter().map(|_| None).collect());
     }
-    let handle = tokio::runtime::Handle::try_current().map_err(|e| SourceError::Client(e.to_string()))?;
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|e| SourceError::Bug(format!("listing s3:// inputs needs a Tokio runtime: {e}")))?;
     let mut listed = Vec::with_capacity(inputs.len());
     for input in inputs {
         let Input::S3(location) = input else {
@@ -105,9 +106,9 @@ pub(super) fn list_s3(
         };
         let (store, objects) = handle.block_on(async {
             let Store::S3(store) = crate::store::open(location, s3, cancel).await? else {
-                return Err(crate::store::StoreError::S3 {
+                return Err(crate::store::StoreError::Bug {
                     url: location.to_string(),
-                    message: "not an S3 location".into(),
+                    message: "an s3:// input opened as another kind of store".into(),
                 });
             };
             let objects = store.objects("").await?;

@@ -26,6 +26,16 @@ pub enum LoginError {
     Pull(#[from] PullError),
 }
 
+impl LoginError {
+    /// Who must act: the user for a port or a refusal, else whoever the failed request names.
+    pub fn blame(&self) -> crate::Blame {
+        match self {
+            LoginError::Listen { .. } | LoginError::Denied(_) => crate::Blame::User,
+            LoginError::Pull(e) => e.blame(),
+        }
+    }
+}
+
 /// A listener waiting for Spotify's redirect.
 pub struct Redirect {
     listener: TcpListener,

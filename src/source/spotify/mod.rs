@@ -1,6 +1,6 @@
 //! Live pulls from the Spotify Web API (or the built-in simulator): authorization, pacing and
 //! the error policy ([`client`]), jobs and their request plan ([`jobs`]), one pull per job
-//! ([`pulls`]) and the scheduler that turns pulls into micro-batches ([`scheduler`]).
+//! ([`pulls`]) and the scheduler that turns pulls into micro-batches (`scheduler`).
 //!
 //! Source state lives in the state directory: `tokens.json` (0600), `account.json` (budget
 //! and circuit), `checkpoint.json` (cursors and snapshots, written by the sink together with

@@ -23,7 +23,7 @@ pub struct PullState {
     /// Targets that answered 403 or 404, with the reason, left alone until `until_ms`.
     pub unavailable: BTreeMap<String, Unavailable>,
     /// The number of the last pull journaled with this state: a checkpoint covers every pull
-    /// up to it (see [`super::journal`]).
+    /// up to it (see `journal`).
     pub journaled: u64,
 }
 

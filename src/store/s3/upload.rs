@@ -85,10 +85,11 @@ impl S3Upload {
 
     fn wait_oldest(&mut self) -> Result<(), StoreError> {
         let Some(task) = self.in_flight.pop_front() else { return Ok(()) };
-        let part = self.shared.handle.block_on(task).map_err(|e| StoreError::S3 {
-            url: self.url(),
-            message: format!("a part upload task failed (a bug in tunestream): {e}"),
-        })??;
+        let part = self
+            .shared
+            .handle
+            .block_on(task)
+            .map_err(|e| StoreError::Bug { url: self.url(), message: format!("a part upload task failed: {e}") })??;
         self.parts.push(part);
         Ok(())
     }

@@ -1,75 +1,17 @@
 //! The simulator's accounts service: `/authorize` (auto-approving, PKCE) and `/api/token`
 //! (client credentials, authorization code, single-use rotating refresh tokens).
 
-use std::collections::HashMap;
-
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
 use serde_json::json;
 use sha2::Digest;
 
-use super::catalog::{ObjectKind, spotify_id};
-use super::server::{Request, SimState, api_error, json_response, lock, now_ms, parse_form};
-
-struct Grant {
-    user: usize,
-    challenge: String,
-    redirect_uri: String,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct AccessToken {
-    /// `None` for client-credentials tokens.
-    user: Option<usize>,
-    expires_ms: i64,
-}
-
-/// What the simulator has issued. Access and refresh tokens persist with the world, so a
-/// restarted simulator honours what it issued before, as Spotify does.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct Tokens {
-    seed: u64,
-    issued: u64,
-    access: HashMap<String, AccessToken>,
-    #[serde(skip)]
-    codes: HashMap<String, Grant>,
-    refresh: HashMap<String, usize>,
-}
-
-/// Why a bearer token was refused.
-pub enum Refusal {
-    Invalid,
-    Expired,
-}
-
-impl Tokens {
-    pub fn new(seed: u64) -> Self {
-        Self { seed, issued: 0, access: HashMap::new(), codes: HashMap::new(), refresh: HashMap::new() }
-    }
-
-    fn fresh(&mut self, prefix: &str) -> String {
-        self.issued += 1;
-        let nonce = now_ms() as u64;
-        format!(
-            "{prefix}{}{}",
-            spotify_id(self.seed, &[20, self.issued, nonce]),
-            spotify_id(self.seed, &[21, self.issued])
-        )
-    }
-
-    /// The user a bearer token acts for (`Some(None)` for an app token).
-    pub fn check(&self, token: &str) -> Result<Option<usize>, Refusal> {
-        let t = self.access.get(token).ok_or(Refusal::Invalid)?;
-        if t.expires_ms <= now_ms() { Err(Refusal::Expired) } else { Ok(t.user) }
-    }
-
-    pub fn expire(&mut self, token: &str) {
-        if let Some(t) = self.access.get_mut(token) {
-            t.expires_ms = 0;
-        }
-    }
-}
+use super::catalog::ObjectKind;
+use super::http::{Request, api_error, json_response, now_ms, parse_form};
+use super::state::SimState;
+use super::tokens::{AccessToken, Grant};
+use crate::lock;
 
 fn oauth_error(error: &str, description: &str) -> Response {
     json_response(StatusCode::BAD_REQUEST, &json!({"error": error, "error_description": description}))
@@ -177,7 +119,7 @@ pub fn token(state: &SimState, request: &Request) -> Response {
         }
     };
     let access = tokens.fresh("at-");
-    tokens.access.insert(access.clone(), super::accounts::AccessToken { user, expires_ms: now_ms() + ttl_ms });
+    tokens.access.insert(access.clone(), AccessToken { user, expires_ms: now_ms() + ttl_ms });
     let mut body =
         json!({"access_token": access, "token_type": "Bearer", "expires_in": state.config.access_token_ttl_secs});
     if let Some(user) = user {

@@ -4,11 +4,13 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::accounts::Refusal;
 use super::bounds::{self, Invalid};
 use super::catalog::{Access, ObjectKind};
+use super::http::{Request, api_error, json_response, now_ms};
 use super::render::{AppMode, Renderer, paging};
-use super::server::{Request, SimState, api_error, json_response, lock, now_ms};
+use super::state::SimState;
+use super::tokens::Refusal;
+use crate::lock;
 
 /// Spotify's answer to a playlist's entries the caller may not read, and to endpoints removed for
 /// development-mode apps in 2026: `{"error":{"status":403,"message":"Forbidden"}}`.

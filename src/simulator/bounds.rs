@@ -4,7 +4,7 @@
 //! The numbers are the OpenAPI description's (`tests/reference/spotify-contract.json`);
 //! `tests/contract.rs` holds this table to it.
 
-use super::server::Request;
+use super::http::Request;
 
 /// A request Spotify answers `400` with this message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,11 @@ mod accounts;
 mod api;
 pub mod bounds;
 pub mod catalog;
+mod http;
 mod render;
 mod server;
+mod state;
+mod tokens;
 
 pub use render::AppMode;
 
@@ -157,7 +160,7 @@ impl SimConfig {
 /// A running simulator. Dropping the handle does not stop it; call [`Simulator::stop`].
 pub struct Simulator {
     addr: SocketAddr,
-    state: Arc<server::SimState>,
+    state: Arc<state::SimState>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -198,7 +201,7 @@ impl Simulator {
     /// Starts a simulator whose world and issued tokens persist in `path`: restarted, it goes on
     /// with the same timeline and honours its earlier tokens, so a client's state stays valid.
     pub async fn start_persistent(config: SimConfig, port: u16, path: &std::path::Path) -> std::io::Result<Self> {
-        let saved: Option<server::Saved> = match std::fs::read(path) {
+        let saved: Option<state::Saved> = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .inspect_err(|e| {
                     tracing::warn!("{} is unreadable ({e}); the simulator starts a new world", path.display())
@@ -218,7 +221,7 @@ impl Simulator {
     async fn start_with(
         config: SimConfig,
         port: u16,
-        persist: Option<(Option<server::Saved>, std::path::PathBuf)>,
+        persist: Option<(Option<state::Saved>, std::path::PathBuf)>,
     ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
@@ -228,10 +231,10 @@ impl Simulator {
         let epoch_ms = saved_epoch.unwrap_or(now_ms - now_ms.rem_euclid(60_000));
         let catalog = Catalog::generate(&config, epoch_ms);
         let saved = persist.map(|(saved, path)| {
-            let tokens = saved.map_or_else(|| accounts::Tokens::new(config.seed), |s| s.tokens);
+            let tokens = saved.map_or_else(|| tokens::Tokens::new(config.seed), |s| s.tokens);
             (tokens, path)
         });
-        let state = Arc::new(server::SimState::new(catalog, config, format!("http://{addr}"), saved));
+        let state = Arc::new(state::SimState::new(catalog, config, format!("http://{addr}"), saved));
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server::serve(listener, state.clone(), cancel.clone()));
         tracing::info!(url = %format!("http://{addr}"), "Spotify simulator listening");
@@ -283,7 +286,7 @@ impl Simulator {
 
 /// Read access to the simulator's ground truth.
 pub struct Truth<'a> {
-    state: &'a server::SimState,
+    state: &'a state::SimState,
 }
 
 impl Truth<'_> {
