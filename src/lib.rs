@@ -7,9 +7,11 @@
 //! injection for tests ([`fault`]). [`snowflake`] renders the warehouse side (`sql/`), and
 //! [`serve`] is the HTTP server of a running pipeline. [`simulator`] is a local Spotify Web API
 //! and accounts service, held to the published spec, that the demo and the tests pull from.
+//! [`cli`] is the command line: one function per command over the library.
 
 pub mod aws;
 mod blame;
+pub mod cli;
 pub mod config;
 pub mod decode;
 mod error;

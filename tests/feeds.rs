@@ -67,7 +67,7 @@ async fn ranks_change_across_windows_and_a_repeated_play_counts_once() {
     let outputs = feeds.run(&tables, NOON, &"test".into()).await.unwrap();
     let top = outputs.iter().find(|o| &*o.table == "top_tracks").unwrap();
     let mut json = Vec::new();
-    tunestream::sink::jsonl::encode::json_array(&top.batches, &mut json).unwrap();
+    tunestream::sink::json_rows::json_array(&top.batches, &mut json).unwrap();
     let rows: Vec<Value> = serde_json::from_slice(&json).unwrap();
     let hour: Vec<(String, i64, i64, Value, Value)> = rows
         .iter()

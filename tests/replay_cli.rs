@@ -381,3 +381,25 @@ fn a_line_longer_than_the_limit_is_rejected_by_file_and_line_with_an_excerpt_and
     };
     assert_eq!(strip(common::lake_rows(&lake)), strip(common::lake_rows(&whole)));
 }
+
+#[test]
+fn runtime_flags_can_come_from_the_environment_and_win_over_the_configs_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, state, config_lake) =
+        (dir.path().join("env-lake"), dir.path().join("env-state"), dir.path().join("cfg"));
+    let out = common::bin()
+        .current_dir(dir.path())
+        .arg("replay")
+        .arg(repo().join("samples"))
+        .env("TUNESTREAM_LAKE", &lake)
+        .env("TUNESTREAM_STATE_DIR", &state)
+        .env("TUNESTREAM_QUERIES", repo().join("queries"))
+        .env("TUNESTREAM__LAKE__PATH", &config_lake)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!common::parquet_files(&lake, "plays").is_empty(), "TUNESTREAM_LAKE names the lake");
+    assert!(state.join("replay").is_dir(), "TUNESTREAM_STATE_DIR names the state directory");
+    assert!(!config_lake.exists(), "the flag's variable wins over TUNESTREAM__LAKE__PATH");
+}

@@ -170,7 +170,7 @@ fn kinesis_keys_records_by_table_and_rides_out_throttling() {
 async fn send_sized(kinesis: bool, sizes: Vec<usize>) -> (Value, Vec<tunestream::store::Pending>) {
     use arrow::array::{RecordBatch, StringArray};
     use tunestream::sink::records::{Ledger, RecordSink, Service};
-    use tunestream::sink::{SinkBatch, jsonl::encode::json_lines};
+    use tunestream::sink::{SinkBatch, json_rows::json_lines};
     use tunestream::store::{LocalStore, Store};
     use tunestream::transform::TableOutput;
 

@@ -1,4 +1,5 @@
-//! Environment overrides: `TUNESTREAM__SECTION__FIELD=value` sets `[section] field = value`.
+//! Environment overrides: `TUNESTREAM__SECTION__FIELD=value` sets `[section] field = value`,
+//! and Spotify's own `SPOTIFY_CLIENT_ID` / `SPOTIFY_CLIENT_SECRET` set the app's credentials.
 //!
 //! The mapping is mechanical, so every documented field can be overridden, and a misspelt
 //! variable fails like a misspelt file key.
@@ -8,13 +9,30 @@ use super::ConfigError;
 /// Variables with this prefix override configuration keys.
 pub const ENV_PREFIX: &str = "TUNESTREAM__";
 
-/// Applies every `TUNESTREAM__…` variable of `vars` to `table`.
+/// The variables Spotify's own tools use for the app's credentials, and the keys they set. They
+/// win over the file and over `TUNESTREAM__SPOTIFY__…`; an empty one is ignored.
+pub const SPOTIFY_VARS: [(&str, &str); 2] =
+    [("SPOTIFY_CLIENT_ID", "client_id"), ("SPOTIFY_CLIENT_SECRET", "client_secret")];
+
+/// Applies every `TUNESTREAM__…` variable of `vars` to `table`, then the [`SPOTIFY_VARS`].
 pub fn apply_env_overrides(
     table: &mut toml::Table,
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
-    let mut vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
-    vars.sort();
+    let mut ours = Vec::new();
+    let mut spotify = Vec::new();
+    for (name, value) in vars {
+        if name.starts_with(ENV_PREFIX) {
+            ours.push((name, value));
+        } else if let Some((_, key)) = SPOTIFY_VARS.iter().find(|(var, _)| *var == name)
+            && !value.is_empty()
+        {
+            spotify.push((format!("{ENV_PREFIX}SPOTIFY__{}", key.to_ascii_uppercase()), value));
+        }
+    }
+    ours.sort();
+    // Applied last, so they win.
+    let vars = ours.into_iter().chain(spotify);
     for (name, raw) in vars {
         let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
         if path.iter().any(String::is_empty) {
@@ -56,6 +74,21 @@ mod tests {
         assert_eq!(scalar("true"), toml::Value::Boolean(true));
         assert_eq!(scalar("lake/dir"), toml::Value::String("lake/dir".into()));
         assert_eq!(scalar("\"12\""), toml::Value::String("12".into()));
+    }
+
+    #[test]
+    fn spotifys_own_variables_set_the_credentials_and_win_over_tunestreams() {
+        let mut t = toml::Table::new();
+        let vars = [
+            ("SPOTIFY_CLIENT_ID", "from-spotify-var"),
+            ("TUNESTREAM__SPOTIFY__CLIENT_ID", "from-tunestream-var"),
+            ("TUNESTREAM__SPOTIFY__CLIENT_SECRET", "12345"),
+            ("SPOTIFY_CLIENT_SECRET", ""),
+        ];
+        apply_env_overrides(&mut t, vars.map(|(k, v)| (k.to_owned(), v.to_owned()))).unwrap();
+        let spotify = t["spotify"].as_table().unwrap();
+        assert_eq!(spotify["client_id"].as_str(), Some("from-spotify-var"));
+        assert_eq!(spotify["client_secret"].as_str(), Some("12345"), "an empty SPOTIFY_ variable is ignored");
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod secrets;
 mod validate;
 
 pub use crate::source::spotify::{SpotifySection, SpotifySettings};
-pub use env::{ENV_PREFIX, apply_env_overrides};
+pub use env::{ENV_PREFIX, SPOTIFY_VARS, apply_env_overrides};
 pub use validate::{ConfigError, PipelineSettings, Settings};
 
 pub use crate::sink::SinkSection;

@@ -131,9 +131,13 @@ impl Barrier {
             sink.input.send(SinkInput::Barrier { seq, seal }).await.map_err(|_| Error::SinkStopped(sink.name))?;
         }
         let mut objects: Vec<Pending> = Vec::new();
+        let mut steps = Vec::new();
         for sink in &mut self.sinks {
             match sink.prepared.recv().await {
-                Some(prepared) if prepared.seq == seq => objects.extend(prepared.objects),
+                Some(prepared) if prepared.seq == seq => {
+                    objects.extend(prepared.objects);
+                    steps.extend(prepared.steps);
+                }
                 Some(prepared) => {
                     return Err(Error::Bug(format!(
                         "sink {} answered barrier {} to barrier {seq}",
@@ -148,14 +152,14 @@ impl Barrier {
                 }
             }
         }
-        if objects.is_empty() && state.is_none() {
+        if objects.is_empty() && steps.is_empty() && state.is_none() {
             return Ok(());
         }
         let Some(mut committer) = self.committer.take() else {
             return Err(Error::Bug("a commit started while another was running".into()));
         };
         let (committer, result) = tokio::task::spawn_blocking(move || {
-            let result = committer.commit(objects, state);
+            let result = committer.commit(objects, steps, state);
             (committer, result)
         })
         .await

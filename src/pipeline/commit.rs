@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fault::crash_point;
 use crate::page::Checkpoint;
+use crate::sink::CommitStep;
 use crate::store::{Committed, Pending, Store, StoreError};
 use crate::telemetry::{CommitStats, Counters};
 
@@ -24,6 +25,9 @@ pub const MANIFEST_FILE: &str = "pending-commit.json";
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
     objects: Vec<Pending>,
+    /// Steps after the objects; written only when there are some, so manifests stay as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    steps: Vec<CommitStep>,
     state_path: Option<PathBuf>,
     state: Option<String>,
 }
@@ -120,11 +124,16 @@ impl Committer {
         &self.stats
     }
 
-    /// Commits `objects` and, when it changed, `state`: all of them or, after a crash, none
-    /// until the restart completes them.
-    pub fn commit(&mut self, objects: Vec<Pending>, state: Option<Checkpoint>) -> Result<(), CommitError> {
+    /// Commits `objects`, then `steps`, and, when it changed, `state`: all of them or, after a
+    /// crash, none until the restart completes them.
+    pub fn commit(
+        &mut self,
+        objects: Vec<Pending>,
+        steps: Vec<CommitStep>,
+        state: Option<Checkpoint>,
+    ) -> Result<(), CommitError> {
         let state = state.filter(|c| self.written.as_ref() != Some(&c.contents));
-        if objects.is_empty() && state.is_none() {
+        if objects.is_empty() && steps.is_empty() && state.is_none() {
             return Ok(());
         }
         let Some(path) = self.manifest.clone() else {
@@ -135,10 +144,11 @@ impl Committer {
                     return Err(e);
                 }
             }
-            return Ok(());
+            return steps.iter().try_for_each(apply_step);
         };
         let manifest = Manifest {
             objects,
+            steps,
             state_path: state.as_ref().map(|c| c.path.clone()),
             state: state.as_ref().map(|c| String::from_utf8_lossy(&c.contents).into_owned()),
         };
@@ -163,6 +173,7 @@ impl Committer {
             }
             self.publish(pending)?;
         }
+        manifest.steps.iter().try_for_each(apply_step)?;
         crash_point("commit.before_state");
         if let (Some(path), Some(state)) = (&manifest.state_path, &manifest.state) {
             crate::fs::write_atomic(path, state.as_bytes(), false)
@@ -204,6 +215,12 @@ impl Committer {
     }
 }
 
+/// Takes one commit step. A step must be idempotent: recovery takes it again after a crash
+/// between the step and the manifest's removal.
+fn apply_step(step: &CommitStep) -> Result<(), CommitError> {
+    match *step {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +243,7 @@ mod tests {
         let stray = stage(&store, "t/part-2.parquet", b"uncheckpointed");
         let manifest = Manifest {
             objects: vec![listed.clone()],
+            steps: Vec::new(),
             state_path: Some(state.join("checkpoint.json")),
             state: Some("{\"cursor\":7}".into()),
         };
@@ -240,7 +258,7 @@ mod tests {
         assert_eq!(committer.stats().files_committed, 1);
 
         let checkpoint = Checkpoint { path: state.join("checkpoint.json"), contents: b"{\"cursor\":8}".to_vec() };
-        committer.commit(Vec::new(), Some(checkpoint)).unwrap();
+        committer.commit(Vec::new(), Vec::new(), Some(checkpoint)).unwrap();
         assert_eq!(std::fs::read_to_string(state.join("checkpoint.json")).unwrap(), "{\"cursor\":8}");
     }
 

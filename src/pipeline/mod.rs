@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::config::Settings;
 use crate::decode::ReadSchemas;
+use crate::sink::SinkConfig;
 use crate::sink::feeds::{FeedsSettings, Published};
 use crate::sink::lake::{REJECTED_DIR, TableSpec, check_tables};
 use crate::source::SourceConfig;
@@ -51,7 +52,7 @@ pub async fn prepare(settings: &Settings) -> Result<(Transform, Vec<TableSpec>),
 /// Plans the feeds against the output `tables`, unless feeds are off.
 pub async fn prepare_feeds(settings: &Settings, tables: &[TableSpec]) -> Result<Option<Feeds>, Error> {
     match &settings.feeds {
-        Some(feeds) => Ok(Some(sinks::plan_feeds(feeds, tables).await?)),
+        Some(feeds) => Ok(Some(crate::sink::feeds::plan(feeds, tables).await?)),
         None => Ok(None),
     }
 }
@@ -104,7 +105,6 @@ pub async fn run_observed(
     let started = Instant::now();
     let queries = resolve_queries(settings.queries.as_deref())?;
     let (counters, source_counters) = (observed.metrics.pipeline.clone(), observed.metrics.source.clone());
-    let delivered = observed.metrics.delivery.clone();
     let capacity = settings.pipeline.channel_capacity;
     let is_replay = matches!(source, SourceConfig::Replay(_));
     // A replay keeps its state (its ledger, its record sinks' ledgers) in a part of the state
@@ -149,27 +149,32 @@ pub async fn run_observed(
         let (planned, specs) = plan_tables(queries, schemas).await?;
         // Only a run that will write takes the sinks' directories, and recovers them before
         // anything is read live: an interrupted commit decides where the source resumes.
-        let outputs = sinks::open(settings, state_dir.as_deref(), &cancel).await?;
-        let mut sinks = sinks::build(&outputs, &specs, &sink_state, &delivered, &cancel).await?;
-        if let Some(feeds) = feeds {
-            sinks.push(sinks::feeds(feeds, &specs, &settings.state_dir, observed).await?);
-        }
+        let configs = settings.all_sinks().into_iter().chain(feeds.cloned().map(SinkConfig::Feeds)).collect();
+        let outputs = sinks::open(settings, configs, state_dir.as_deref(), &cancel).await?;
+        let shared = sinks::Shared { tables: &specs, state_dir: &sink_state, capacity, observed, cancel: &cancel };
+        let (links, tasks) = sinks::start(&outputs, shared).await?;
         // The receiver only goes away when the process stage has already failed.
         let _ = transform_tx.send(Arc::new(planned));
-        Ok::<_, Error>((outputs, sinks, specs))
+        Ok::<_, Error>((outputs, links, tasks))
     };
-    let (outputs, sinks, specs, source) = match setup.await {
-        Ok((outputs, sinks, specs)) => match source.start(source_counters.clone(), &cancel).await {
-            Ok(task) => (outputs, sinks, specs, task),
-            Err(e) => return Err(stop_after(e, &cancel, None, process).await),
+    let (outputs, links, sinks, source) = match setup.await {
+        Ok((outputs, links, tasks)) => match source.start(source_counters.clone(), &cancel).await {
+            Ok(task) => (outputs, links, tasks, task),
+            Err(e) => {
+                drop(links);
+                for sink in tasks {
+                    let _ = sink.task.await;
+                }
+                return Err(stop_after(e, &cancel, None, process).await);
+            }
         },
         Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process).await),
     };
-    let lake_root = outputs.lake().map(|store| store.root()).unwrap_or_default();
+    let lake_root = outputs.lake.root();
     let stores = outputs.stores();
+    let forget = |state_dir: &Path| sinks::forget_deliveries(&outputs.sinks, state_dir);
     let mut committer = outputs.committer;
     committer.count_into(counters.clone());
-    let (links, sinks) = sinks::start(sinks, capacity, &specs, &counters);
     observed.ready.store(true, Ordering::Relaxed);
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, committer, policy).run(out_rx));
@@ -183,7 +188,7 @@ pub async fn run_observed(
     }
     let committed = committed?;
     if !committed.stopped_mid_stream {
-        sinks::forget_deliveries(settings, &sink_state)?;
+        forget(&sink_state)?;
         // Everything read is committed: a rerun skips these inputs.
         if let Some(ledger) = &ledger {
             ledger.save()?;
@@ -191,7 +196,7 @@ pub async fn run_observed(
     }
     let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
     let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
-    summary.delivered = delivered.snapshot();
+    summary.delivered = observed.metrics.delivery.snapshot();
     if feeds.is_some() {
         summary.feeds = Some(FeedSummary::from(observed.metrics.feeds.as_ref()));
     }
@@ -238,10 +243,7 @@ async fn finish(
     let barrier = join(barrier).await.inspect_err(|_| cancel.cancel());
     let mut sink_result = Ok(());
     for sink in sinks {
-        let result = match sink.task.await {
-            Ok(result) => result.map_err(|e| Error::Sink(sink.name, e)),
-            Err(e) => Err(Error::Bug(format!("sink {} task failed: {e}", sink.name))),
-        };
+        let result = sinks::ended(sink.name, sink.task.await);
         sink_result = sink_result.and(result.inspect_err(|_| cancel.cancel()));
     }
     source.and(process).and(sink_result).and(barrier)

@@ -55,7 +55,7 @@ fn start_task(script: &Script, capacity: usize) -> (SinkLink, tokio::task::JoinH
                 }
                 SinkInput::Barrier { seq, .. } => {
                     log.lock().unwrap().push(format!("|{seq}"));
-                    if prepared.send(Prepared { seq, objects: Vec::new() }).await.is_err() {
+                    if prepared.send(Prepared { seq, ..Prepared::default() }).await.is_err() {
                         return;
                     }
                 }

@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::{Prepared, SinkBatch, SinkError, SinkInput};
-use crate::sink::jsonl::encode::json_array;
+use super::json_rows::json_array;
+use super::lake::TableSpec;
+use super::run::{self, Channels};
+use super::{Prepared, SinkBatch, SinkContext, SinkError, SinkHandle, SinkInput};
 use crate::telemetry::FeedCounters;
-use crate::transform::Feeds;
+use crate::transform::{Feeds, QueryError, resolve_feeds};
 
 /// The folder below the state directory that holds the snapshots.
 pub const SNAPSHOT_DIR: &str = "feeds";
@@ -252,7 +254,7 @@ impl FeedsSink {
                         // Only when due: a snapshot of many rows takes a while, and seals are
                         // frequent; the end of the run always writes one.
                         self.snapshot(false).await?;
-                        if prepared.send(Prepared { seq, objects: Vec::new() }).await.is_err() {
+                        if prepared.send(Prepared { seq, ..Prepared::default() }).await.is_err() {
                             break;
                         }
                     }
@@ -265,6 +267,34 @@ impl FeedsSink {
         }
         self.snapshot(true).await
     }
+}
+
+/// The feeds of `settings`, planned against the output `tables`.
+pub async fn plan(settings: &FeedsSettings, tables: &[TableSpec]) -> Result<Feeds, QueryError> {
+    let queries = resolve_feeds(settings.path.as_deref())?;
+    let schemas: Vec<_> = tables.iter().map(|spec| (spec.table.clone(), spec.schema.clone())).collect();
+    Feeds::plan(queries, &schemas).await
+}
+
+/// Plans the feeds and starts keeping them, resuming from the snapshot in the state directory,
+/// publishing where `cx` says.
+pub async fn start(settings: &FeedsSettings, cx: SinkContext) -> Result<SinkHandle, SinkError> {
+    let planned = Arc::new(plan(settings, &cx.tables).await?);
+    let schemas: Vec<_> = cx.tables.iter().map(|spec| (spec.table.clone(), spec.schema.clone())).collect();
+    let inputs = planned.inputs().to_vec();
+    let (settings, state_dir) = (settings.clone(), cx.state_dir.clone());
+    let (published, counters) = (cx.published.clone(), cx.feed_counters.clone());
+    // Reading the snapshot is file work: off the async threads.
+    let sink = tokio::task::spawn_blocking(move || {
+        FeedsSink::new(planned, &schemas, settings, &state_dir, published, counters)
+    })
+    .await
+    .map_err(|e| SinkError::Bug(format!("feeds sink setup failed: {e}")))?;
+    let takes = |table: &str| inputs.iter().any(|t| t == table);
+    // It refreshes between inputs: an async task of its own.
+    Ok(run::start("feeds", "feeds".to_owned(), takes, &cx, move |Channels { input, prepared, rows }| {
+        tokio::spawn(sink.run(input, prepared, move |batch| rows.taken(batch)))
+    }))
 }
 
 async fn sleep_until(at: Option<Instant>) {

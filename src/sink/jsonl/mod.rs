@@ -5,7 +5,6 @@
 //! and Kinesis records will use.
 
 mod config;
-pub mod encode;
 
 pub use config::{JsonlSection, JsonlSettings, parse_flag};
 
@@ -15,7 +14,9 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::{SinkBatch, SinkError};
+use super::json_rows::json_lines;
+use super::run::start_blocking;
+use super::{SinkBatch, SinkContext, SinkError, SinkHandle, WriteSink};
 use crate::store::{Pending, Store, Upload};
 
 /// Writes the chosen tables of every micro-batch as JSON lines.
@@ -50,7 +51,7 @@ impl JsonlSink {
             }
             self.lines.clear();
             for part in &output.batches {
-                encode::json_lines(&output.table, &batch.id, part, &mut self.lines)?;
+                json_lines(&output.table, &batch.id, part, &mut self.lines)?;
             }
             if self.lines.is_empty() {
                 continue;
@@ -87,6 +88,25 @@ impl JsonlSink {
         }
         Ok(staged)
     }
+}
+
+impl WriteSink for JsonlSink {
+    fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
+        JsonlSink::write(self, batch)
+    }
+
+    fn prepare(&mut self, seal: bool) -> Result<Vec<Pending>, SinkError> {
+        JsonlSink::prepare(self, seal)
+    }
+}
+
+/// Starts a JSON-lines sink into the directory store `cx` holds.
+pub fn start(settings: &JsonlSettings, cx: SinkContext) -> Result<SinkHandle, SinkError> {
+    let store = cx.store.clone().ok_or_else(|| SinkError::Bug("a jsonl sink was started without its store".into()))?;
+    let sink = JsonlSink::new(settings.clone(), store);
+    let label = format!("jsonl:{}", sink.root());
+    let tables = settings.tables.clone();
+    Ok(start_blocking("jsonl", label, |table| super::chosen(tables.as_deref(), table), &cx, sink))
 }
 
 impl Drop for JsonlSink {

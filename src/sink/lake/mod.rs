@@ -20,7 +20,8 @@ pub use tables::{TableSpec, check_tables};
 
 use std::sync::Arc;
 
-use super::{SinkBatch, SinkError};
+use super::run::start_blocking;
+use super::{SinkBatch, SinkContext, SinkError, SinkHandle, WriteSink};
 use crate::store::{Pending, Store};
 use raw::RawWriter;
 use tables::TableFiles;
@@ -79,6 +80,23 @@ impl LakeSink {
         }
         Ok(std::mem::take(&mut self.sealed))
     }
+}
+
+impl WriteSink for LakeSink {
+    fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
+        LakeSink::write(self, batch)
+    }
+
+    fn prepare(&mut self, seal: bool) -> Result<Vec<Pending>, SinkError> {
+        LakeSink::prepare(self, seal)
+    }
+}
+
+/// Starts the lake over the store and raw zone `cx` holds.
+pub fn start(settings: &LakeSettings, cx: SinkContext) -> Result<SinkHandle, SinkError> {
+    let store = cx.store.clone().ok_or_else(|| SinkError::Bug("the lake was started without its store".into()))?;
+    let sink = LakeSink::new(settings.clone(), store, cx.raw.clone(), cx.tables.clone())?;
+    Ok(start_blocking("lake", "lake".to_owned(), |_| true, &cx, sink))
 }
 
 impl Drop for LakeSink {

@@ -5,7 +5,11 @@ use arrow::array::{Array, RecordBatch};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use xxhash_rust::xxh3::xxh3_64;
 
+use std::collections::BTreeMap;
+
 use super::KINESIS_MAX_KEY_CHARS;
+use crate::sink::SinkError;
+use crate::sink::lake::TableSpec;
 
 /// The natural key of the default tables (`docs/data-contract.md`).
 pub fn default_partition_key(table: &str) -> Option<&'static str> {
@@ -17,6 +21,34 @@ pub fn default_partition_key(table: &str) -> Option<&'static str> {
         "artists" => "artist_id",
         _ => return None,
     })
+}
+
+/// The partition key column of every table: the configured one, which must exist, else the
+/// table's natural key where the table has that column.
+pub fn partition_keys(
+    configured: &BTreeMap<String, String>,
+    tables: &[TableSpec],
+) -> Result<BTreeMap<String, String>, SinkError> {
+    let mut keys = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (table, column) in configured {
+        match tables.iter().find(|t| &t.table == table) {
+            Some(spec) if spec.schema.index_of(column).is_ok() => {
+                keys.insert(table.clone(), column.clone());
+            }
+            Some(_) => problems.push(format!("partition_keys.{table}: `{column}` is not a column of table {table}")),
+            None => problems.push(format!("partition_keys.{table}: no query produces a table `{table}`")),
+        }
+    }
+    for spec in tables {
+        if let Some(column) = default_partition_key(&spec.table)
+            && !keys.contains_key(&spec.table)
+            && spec.schema.index_of(column).is_ok()
+        {
+            keys.insert(spec.table.clone(), column.to_owned());
+        }
+    }
+    if problems.is_empty() { Ok(keys) } else { Err(SinkError::Schema(problems.join("\n"))) }
 }
 
 /// The partition key of every row of one record batch.

@@ -5,12 +5,14 @@
 
 mod calls;
 mod deliver;
+pub mod firehose;
 mod keys;
+pub mod kinesis;
 mod ledger;
 mod service;
 
 pub use calls::{Limits, calls};
-pub use keys::default_partition_key;
+pub use keys::{default_partition_key, partition_keys};
 pub use ledger::{LEDGER_DIR, Ledger, forget, ledger_path};
 pub use service::*;
 
@@ -22,7 +24,8 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{SinkBatch, SinkError};
+use super::run::start_blocking;
+use super::{SinkBatch, SinkContext, SinkError, SinkHandle, WriteSink};
 use crate::store::{Pending, Store};
 use crate::telemetry::DeliveryCounters;
 use deliver::{Delivery, Tally, Undelivered, deliver};
@@ -54,7 +57,7 @@ pub fn encode_records(
         let key_column = keys.and_then(|keys| keys.get(output.table.as_ref()));
         for part in &output.batches {
             lines.clear();
-            super::jsonl::encode::json_lines(&output.table, &batch.id, part, lines)?;
+            super::json_rows::json_lines(&output.table, &batch.id, part, lines)?;
             let row_keys = match keys {
                 Some(_) => RowKeys::new(part, key_column.map(String::as_str), &batch.id)
                     .map_err(|e| SinkError::Schema(format!("table {}: {e}", output.table)))?,
@@ -201,6 +204,40 @@ impl RecordSink {
     pub fn kind(&self) -> &'static str {
         self.service.kind()
     }
+}
+
+impl WriteSink for RecordSink {
+    fn write(&mut self, batch: &SinkBatch) -> Result<(), SinkError> {
+        RecordSink::write(self, batch)
+    }
+
+    fn prepare(&mut self, _seal: bool) -> Result<Vec<Pending>, SinkError> {
+        Ok(RecordSink::prepare(self))
+    }
+}
+
+/// Starts a record sink delivering the chosen `tables` to `service`, keyed by `partition_keys`
+/// (Kinesis), its ledger in the state directory and its rejects in the store `cx` names.
+fn start(
+    service: Service,
+    tables: Option<Vec<String>>,
+    partition_keys: BTreeMap<String, String>,
+    cx: SinkContext,
+) -> Result<SinkHandle, SinkError> {
+    let (kind, label) = (service.kind(), service.label());
+    let ledger = Ledger::open(ledger_path(&cx.state_dir, kind, service.stream()))?;
+    let takes = {
+        let tables = tables.clone();
+        move |table: &str| super::chosen(tables.as_deref(), table)
+    };
+    let (rejects, delivered, cancel) = (cx.rejects.clone(), cx.delivered.clone(), cx.cancel.clone());
+    let sink = RecordSink::new(service, tables, partition_keys, rejects, delivered, ledger, cancel);
+    Ok(start_blocking(kind, label, takes, &cx, sink))
+}
+
+/// A service that refused to connect: the user must fix what it names.
+fn refused(kind: &str, message: String) -> SinkError {
+    SinkError::Refused { sink: kind.to_owned(), message }
 }
 
 impl Drop for RecordSink {

@@ -15,9 +15,9 @@ pub struct SpotifySection {
     pub api_url: Option<String>,
     /// Accounts service base URL. Unset: `https://accounts.spotify.com` (or the simulator).
     pub accounts_url: Option<String>,
-    /// The app's client id; the `SPOTIFY_CLIENT_ID` variable wins when set.
+    /// The app's client id; the `SPOTIFY_CLIENT_ID` variable wins when set (`config::load`).
     pub client_id: Option<String>,
-    /// The app's client secret; the `SPOTIFY_CLIENT_SECRET` variable wins when set.
+    /// The app's client secret; the `SPOTIFY_CLIENT_SECRET` variable wins when set (`config::load`).
     pub client_secret: Option<String>,
     /// Requests allowed per rolling 24 hours (development-mode apps get about 1,000).
     pub daily_budget: u32,
@@ -83,9 +83,22 @@ impl SpotifySection {
                 None => false,
             }
         }
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if self.daily_budget == 0 {
             problems.push("spotify.daily_budget must be at least 1".into());
+        }
+        if self.backoff_max_ms < self.backoff_base_ms {
+            problems.push(format!(
+                "spotify.backoff_max_ms is {}; it must be at least spotify.backoff_base_ms ({})",
+                self.backoff_max_ms, self.backoff_base_ms
+            ));
+        }
+        for (name, value) in [
+            ("spotify.quota_min_backoff_secs", self.quota_min_backoff_secs),
+            ("spotify.request_timeout_secs", self.request_timeout_secs),
+        ] {
+            if value == 0 {
+                problems.push(format!("{name} is 0; it must be at least 1"));
+            }
         }
         if self.requests_per_second.is_nan() || self.requests_per_second <= 0.0 {
             problems.push(format!("spotify.requests_per_second is {}; it must be above 0", self.requests_per_second));
@@ -106,17 +119,17 @@ impl SpotifySection {
             .map(|api| Endpoints { api, accounts: self.accounts_url.unwrap_or_else(|| Endpoints::spotify().accounts) });
         SpotifySettings {
             endpoints,
-            client_id: env("SPOTIFY_CLIENT_ID").or(self.client_id),
-            client_secret: env("SPOTIFY_CLIENT_SECRET").or(self.client_secret),
+            client_id: self.client_id,
+            client_secret: self.client_secret,
             daily_budget: self.daily_budget,
             requests_per_second: self.requests_per_second,
             policy: RetryPolicy {
                 max_retries: self.max_retries,
                 backoff_base: Duration::from_millis(self.backoff_base_ms),
-                backoff_max: Duration::from_millis(self.backoff_max_ms.max(self.backoff_base_ms)),
+                backoff_max: Duration::from_millis(self.backoff_max_ms),
                 max_retry_after: Duration::from_secs(self.max_retry_after_secs),
-                quota_min_backoff: Duration::from_secs(self.quota_min_backoff_secs.max(1)),
-                timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+                quota_min_backoff: Duration::from_secs(self.quota_min_backoff_secs),
+                timeout: Duration::from_secs(self.request_timeout_secs),
             },
             redirect_port: self.redirect_port,
         }
@@ -148,5 +161,23 @@ mod tests {
         assert_eq!(remote.len(), 2, "{remote:?}");
         assert!(remote[0].starts_with("spotify.api_url `http://api.example.com` must be https"), "{remote:?}");
         assert!(remote[1].starts_with("spotify.accounts_url `http://10.0.0.5/accounts` must be https"));
+    }
+
+    #[test]
+    fn values_that_would_be_clamped_are_reported_instead() {
+        let section = SpotifySection {
+            backoff_base_ms: 2_000,
+            backoff_max_ms: 1_000,
+            quota_min_backoff_secs: 0,
+            request_timeout_secs: 0,
+            ..SpotifySection::default()
+        };
+        let mut problems = Vec::new();
+        let settings = section.validate(&mut problems);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("spotify.backoff_max_ms is 1000"), "{problems:?}");
+        assert!(problems[1].contains("spotify.quota_min_backoff_secs is 0"), "{problems:?}");
+        assert!(problems[2].contains("spotify.request_timeout_secs is 0"), "{problems:?}");
+        assert_eq!(settings.policy.backoff_max, Duration::from_secs(1), "what was written, not a silent fix");
     }
 }
