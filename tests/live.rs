@@ -1,6 +1,8 @@
 //! Live pulls over real HTTP against the built-in simulator: every fault mode, the PKCE login
 //! and refresh-token rotation, pagination and snapshots, plays against the simulator's truth.
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -330,7 +332,9 @@ async fn recently_played_resumes_from_its_cursor_without_duplicates_and_warns_of
                 page.body["items"].as_array().unwrap().iter().map(|i| i["played_at"].as_str().unwrap().to_owned()),
             );
         }
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // The next pull has something new to resume to.
+        let cursor = state.played_cursor["alice"];
+        common::wait_until("a new play of alice", || plays_after(&sim, "alice", cursor) > 0);
     }
     let mut seen: Vec<i64> =
         seen.iter().map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp_millis()).collect();
@@ -350,11 +354,17 @@ async fn recently_played_resumes_from_its_cursor_without_duplicates_and_warns_of
         .collect();
     assert_eq!(seen, truth);
 
-    // 10 plays a second for 6 s is more than the 50 Spotify keeps: a gap is reported.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // More new plays than the 50 Spotify keeps: a gap is reported.
+    let cursor = state.played_cursor["alice"];
+    common::wait_until("more plays than Spotify keeps", || plays_after(&sim, "alice", cursor) > 50);
     let report = pull(&client, &job, &mut state, &mut Vec::new()).await.unwrap();
     assert_eq!(report.gaps, 1);
     sim.stop().await;
+}
+
+/// How many plays of `user` the simulated world holds after `cursor_ms`.
+fn plays_after(sim: &Simulator, user: &str, cursor_ms: i64) -> usize {
+    sim.truth().plays().into_iter().filter(|p| p.user_id == user && p.played_at_ms > cursor_ms).count()
 }
 
 fn lines(pages: &[Page]) -> String {

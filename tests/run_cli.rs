@@ -410,3 +410,22 @@ fn interrupt_after(child: std::process::Child, limit: Duration) -> std::process:
     let _ = tx.send(());
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_drains_commits_and_prints_the_summary_like_sigterm() {
+    let sim = Simulator::start(SimConfig { plays_per_minute: 120.0, ..SimConfig::default() }, 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    log_in(&sim, dir.path()).await;
+    let config = config_for(&sim, dir.path(), 1_000_000);
+    // Files age for 60 s here, so only the drain on SIGHUP can have committed them.
+    let mut command = run(&config);
+    command.env("TUNESTREAM__LAKE__MAX_FILE_AGE_SECS", "60");
+    let child = command.spawn().unwrap();
+    wait_until("both users' plays pulled", || requests_sent(dir.path()) >= 6);
+    common::signal(&child, "-HUP");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("committed"), "the summary is printed");
+    assert!(!lake_plays(&dir.path().join("lake")).is_empty(), "the drain committed the plays in flight");
+    sim.stop().await;
+}

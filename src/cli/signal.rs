@@ -16,7 +16,8 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(secs))
 }
 
-/// Cancels the returned token on SIGINT or SIGTERM, so the pipeline drains and commits.
+/// Cancels the returned token on SIGINT, SIGTERM or SIGHUP (a dropped SSH session, `systemctl
+/// reload` without a reload command), so the pipeline drains, commits and prints its summary.
 pub fn shutdown_on_signal() -> CancellationToken {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
@@ -24,18 +25,21 @@ pub fn shutdown_on_signal() -> CancellationToken {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(e) => {
-                    tracing::warn!("cannot listen for SIGTERM: {e}");
+            use tokio::signal::unix::{SignalKind, signal};
+            let (term, hangup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+                (Ok(term), Ok(hangup)) => (term, hangup),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!("cannot listen for SIGTERM and SIGHUP: {e}");
                     let _ = ctrl_c.await;
                     token.cancel();
                     return;
                 }
             };
+            let (mut term, mut hangup) = (term, hangup);
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}
+                _ = hangup.recv() => {}
             }
         }
         #[cfg(not(unix))]

@@ -86,37 +86,7 @@ impl FileConfig {
         at_least("pipeline.workers", p.workers, 1);
         problems.extend(self.lake.problems());
         problems.extend(self.s3.problems());
-        // Each store owns its place: its lock, and the staged objects it clears at start.
-        let mut places = vec![("lake.path".to_owned(), self.lake.path.clone())];
-        places.extend(self.lake.raw.clone().map(|raw| ("lake.raw".to_owned(), raw)));
-        for (i, sink) in self.sinks.iter().enumerate() {
-            problems.extend(sink.problems(&format!("sinks[{i}]")));
-            let Some(root) = sink.root() else { continue };
-            let name = format!("sinks[{i}].path");
-            let root = Location::Local(root.to_owned());
-            for (other_name, other) in &places {
-                if root.overlaps(other) {
-                    problems.push(format!(
-                        "{name} {root} overlaps {other_name} {other}; every sink needs a place of its own"
-                    ));
-                }
-            }
-            places.push((name, root));
-        }
-        // Both hold a lock file of the same name, one per directory.
-        if places.iter().any(|(_, place)| place.local() == Some(self.state_dir.as_path())) {
-            problems
-                .push(format!("state_dir {} is also a sink's directory; give it its own", self.state_dir.display()));
-        }
-        // A file where a directory belongs fails later with "File exists", or as if the
-        // simulator could not start: say what it is here.
-        let local_places =
-            places.iter().filter_map(|(name, place)| place.local().map(|p| (name.clone(), p.to_owned())));
-        for (name, path) in local_places.chain([("state_dir".to_owned(), self.state_dir.clone())]) {
-            if path.exists() && !path.is_dir() {
-                problems.push(format!("{name} {} exists and is not a directory", path.display()));
-            }
-        }
+        problems.extend(self.place_problems());
         if self.state_dir.as_os_str().is_empty() {
             problems.push("state_dir is empty".to_owned());
         }
@@ -157,6 +127,44 @@ impl FileConfig {
             feeds: self.feeds.into_settings(),
             serve: self.serve.into_settings(),
         })
+    }
+
+    /// The problems of where things are kept: each store needs a place of its own, apart from
+    /// the state directory, and a directory where a directory belongs.
+    fn place_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        // Each store owns its place: its lock, and the staged objects it clears at start.
+        let mut places = vec![("lake.path".to_owned(), self.lake.path.clone())];
+        places.extend(self.lake.raw.clone().map(|raw| ("lake.raw".to_owned(), raw)));
+        for (i, sink) in self.sinks.iter().enumerate() {
+            problems.extend(sink.problems(&format!("sinks[{i}]")));
+            let Some(root) = sink.root() else { continue };
+            let name = format!("sinks[{i}].path");
+            let root = Location::Local(root.to_owned());
+            for (other_name, other) in &places {
+                if root.overlaps(other) {
+                    problems.push(format!(
+                        "{name} {root} overlaps {other_name} {other}; every sink needs a place of its own"
+                    ));
+                }
+            }
+            places.push((name, root));
+        }
+        // Both hold a lock file of the same name, one per directory.
+        if places.iter().any(|(_, place)| place.local() == Some(self.state_dir.as_path())) {
+            problems
+                .push(format!("state_dir {} is also a sink's directory; give it its own", self.state_dir.display()));
+        }
+        // A file where a directory belongs fails later with "File exists", or as if the
+        // simulator could not start: say what it is here.
+        let local_places =
+            places.iter().filter_map(|(name, place)| place.local().map(|p| (name.clone(), p.to_owned())));
+        for (name, path) in local_places.chain([("state_dir".to_owned(), self.state_dir.clone())]) {
+            if path.exists() && !path.is_dir() {
+                problems.push(format!("{name} {} exists and is not a directory", path.display()));
+            }
+        }
+        problems
     }
 }
 

@@ -33,13 +33,6 @@ pub fn route(state: &SimState, request: &Request) -> Response {
     let r = Renderer { catalog: &state.catalog, mode: state.config.mode, base: &state.base, now_ms: now, renamed };
     let segments: Vec<&str> = request.path.trim_start_matches("/v1/").split('/').filter(|s| !s.is_empty()).collect();
     let find = |kind, id: &str| state.catalog.find(kind, id);
-    let not_found = || api_error(StatusCode::NOT_FOUND, "Resource not found");
-    let ok = |value: Value| json_response(StatusCode::OK, &value);
-    // A handler's value, or Spotify's 400 for a request it refuses (a parameter out of bounds).
-    let answer = |value: Result<Value, Invalid>| match value {
-        Ok(value) => ok(value),
-        Err(Invalid(message)) => api_error(StatusCode::BAD_REQUEST, &message),
-    };
     match segments.as_slice() {
         ["me", rest @ ..] => {
             let Some(user) = caller else {
@@ -53,45 +46,7 @@ pub fn route(state: &SimState, request: &Request) -> Response {
                 _ => not_found(),
             }
         }
-        ["playlists", id, rest @ ..] => {
-            let Some(p) = find(ObjectKind::Playlist, id) else { return not_found() };
-            let playlist = &state.catalog.playlists[p];
-            match playlist.access {
-                Access::Editorial if state.config.mode == AppMode::Development => return not_found(),
-                Access::Private if caller != Some(playlist.owner) => {
-                    return api_error(StatusCode::FORBIDDEN, "You cannot access this playlist");
-                }
-                _ => {}
-            }
-            // Development-mode apps read the entries of playlists the user owns or collaborates
-            // on; of any other playlist they get the metadata alone, and `/items` answers 403.
-            let development = state.config.mode == AppMode::Development;
-            let readable = !development || caller.is_some_and(|u| u == playlist.owner || playlist.collaborative);
-            let entries_path = if development { "items" } else { "tracks" };
-            match rest {
-                [] => {
-                    let version = state.version(p, now);
-                    let snapshot = state.catalog.snapshot_id(p, version);
-                    if !readable {
-                        return ok(r.playlist(p, &snapshot, None));
-                    }
-                    let first = (0, bounds::PLAYLIST_ITEMS.max_limit);
-                    let entries = playlist_entries(state, &r, p, version, entries_path, first);
-                    ok(r.playlist(p, &snapshot, Some(entries)))
-                }
-                // `/tracks` was removed for development-mode apps in 2026: 403 even to the owner.
-                ["tracks"] if development => forbidden(),
-                ["items" | "tracks"] if !readable => forbidden(),
-                [which @ ("items" | "tracks")] => {
-                    let offset = request.number("offset", 0);
-                    state.maybe_edit_during_read(p, offset);
-                    let version = state.version(p, now);
-                    let paging = if *which == "items" { bounds::PLAYLIST_ITEMS } else { bounds::PLAYLIST_TRACKS };
-                    answer(paging.window(request).map(|window| playlist_entries(state, &r, p, version, which, window)))
-                }
-                _ => not_found(),
-            }
-        }
+        ["playlists", id, rest @ ..] => playlist_route(state, &r, request, caller, id, rest),
         ["tracks", id] => find(ObjectKind::Track, id).map_or_else(not_found, |t| ok(r.track(t))),
         ["albums", id] => find(ObjectKind::Album, id).map_or_else(not_found, |a| ok(r.album(a))),
         ["artists", id] => find(ObjectKind::Artist, id).map_or_else(not_found, |a| ok(r.artist(a))),
@@ -107,6 +62,71 @@ pub fn route(state: &SimState, request: &Request) -> Response {
         ["search"] => answer(search(state, &r, request)),
         // Development-mode apps lost every batch "get several" endpoint in 2026.
         ["tracks" | "albums" | "artists"] if state.config.mode == AppMode::Development => not_found(),
+        _ => not_found(),
+    }
+}
+
+fn not_found() -> Response {
+    api_error(StatusCode::NOT_FOUND, "Resource not found")
+}
+
+fn ok(value: Value) -> Response {
+    json_response(StatusCode::OK, &value)
+}
+
+/// A handler's value, or Spotify's 400 for a request it refuses (a parameter out of bounds).
+fn answer(value: Result<Value, Invalid>) -> Response {
+    match value {
+        Ok(value) => ok(value),
+        Err(Invalid(message)) => api_error(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// `/playlists/{id}` and its entries, as `caller` may see them.
+fn playlist_route(
+    state: &SimState,
+    r: &Renderer<'_>,
+    request: &Request,
+    caller: Option<usize>,
+    id: &str,
+    rest: &[&str],
+) -> Response {
+    let now = r.now_ms;
+    let Some(p) = state.catalog.find(ObjectKind::Playlist, id) else { return not_found() };
+    let playlist = &state.catalog.playlists[p];
+    match playlist.access {
+        Access::Editorial if state.config.mode == AppMode::Development => return not_found(),
+        Access::Private if caller != Some(playlist.owner) => {
+            return api_error(StatusCode::FORBIDDEN, "You cannot access this playlist");
+        }
+        _ => {}
+    }
+    // Development-mode apps read the entries of playlists the user owns or collaborates
+    // on; of any other playlist they get the metadata alone, and `/items` answers 403.
+    let development = state.config.mode == AppMode::Development;
+    let readable = !development || caller.is_some_and(|u| u == playlist.owner || playlist.collaborative);
+    let entries_path = if development { "items" } else { "tracks" };
+    match rest {
+        [] => {
+            let version = state.version(p, now);
+            let snapshot = state.catalog.snapshot_id(p, version);
+            if !readable {
+                return ok(r.playlist(p, &snapshot, None));
+            }
+            let first = (0, bounds::PLAYLIST_ITEMS.max_limit);
+            let entries = playlist_entries(state, r, p, version, entries_path, first);
+            ok(r.playlist(p, &snapshot, Some(entries)))
+        }
+        // `/tracks` was removed for development-mode apps in 2026: 403 even to the owner.
+        ["tracks"] if development => forbidden(),
+        ["items" | "tracks"] if !readable => forbidden(),
+        [which @ ("items" | "tracks")] => {
+            let offset = request.number("offset", 0);
+            state.maybe_edit_during_read(p, offset);
+            let version = state.version(p, now);
+            let paging = if *which == "items" { bounds::PLAYLIST_ITEMS } else { bounds::PLAYLIST_TRACKS };
+            answer(paging.window(request).map(|window| playlist_entries(state, r, p, version, which, window)))
+        }
         _ => not_found(),
     }
 }

@@ -168,6 +168,40 @@ const ALBUMS_PER_ARTIST: usize = 3;
 const TRACKS_PER_ALBUM: usize = 8;
 const EPISODES: usize = 12;
 
+impl Artist {
+    /// Artist `i` of the world seeded `s`, without albums yet.
+    fn generate(s: u64, i: usize) -> Self {
+        let h = mix(s, &[1, i as u64]);
+        let mut genres = vec![GENRES[(h % 8) as usize].to_owned()];
+        let second = GENRES[(h / 8 % 8) as usize].to_owned();
+        if !genres.contains(&second) {
+            genres.push(second);
+        }
+        Artist {
+            id: spotify_id(s, &[1, i as u64]),
+            name: title(s, &[1, i as u64]),
+            genres,
+            followers: h % 2_000_000,
+            popularity: (h % 90) as i64 + 5,
+            albums: Vec::new(),
+        }
+    }
+}
+
+impl Episode {
+    /// Episode `e` of the world seeded `s`: three shows take turns.
+    fn generate(s: u64, e: usize) -> Self {
+        Episode {
+            id: spotify_id(s, &[4, e as u64]),
+            name: format!("Episode {}: {}", e + 1, title(s, &[4, e as u64])),
+            show_id: spotify_id(s, &[5, (e % 3) as u64]),
+            show_name: format!("The {} Show", title(s, &[5, (e % 3) as u64])),
+            duration_ms: 1_200_000 + mix(s, &[4, e as u64]) % 2_400_000,
+            release_date: format!("2026-{:02}-{:02}", 1 + e % 11, 1 + e % 27),
+        }
+    }
+}
+
 impl Catalog {
     pub fn generate(config: &SimConfig, epoch_ms: i64) -> Self {
         let config = SimConfig {
@@ -177,26 +211,7 @@ impl Catalog {
             ..config.clone()
         };
         let s = config.seed;
-        let mut artists: Vec<Artist> = (0..config.artists)
-            .map(|i| {
-                let h = mix(s, &[1, i as u64]);
-                Artist {
-                    id: spotify_id(s, &[1, i as u64]),
-                    name: title(s, &[1, i as u64]),
-                    genres: vec![GENRES[(h % 8) as usize].to_owned(), GENRES[(h / 8 % 8) as usize].to_owned()]
-                        .into_iter()
-                        .fold(Vec::new(), |mut v, g| {
-                            if !v.contains(&g) {
-                                v.push(g)
-                            }
-                            v
-                        }),
-                    followers: h % 2_000_000,
-                    popularity: (h % 90) as i64 + 5,
-                    albums: Vec::new(),
-                }
-            })
-            .collect();
+        let mut artists: Vec<Artist> = (0..config.artists).map(|i| Artist::generate(s, i)).collect();
         let mut albums = Vec::new();
         let mut tracks = Vec::new();
         for a in 0..artists.len() {
@@ -245,16 +260,7 @@ impl Catalog {
                 artists[a].albums.push(album_ix);
             }
         }
-        let episodes = (0..EPISODES)
-            .map(|e| Episode {
-                id: spotify_id(s, &[4, e as u64]),
-                name: format!("Episode {}: {}", e + 1, title(s, &[4, e as u64])),
-                show_id: spotify_id(s, &[5, (e % 3) as u64]),
-                show_name: format!("The {} Show", title(s, &[5, (e % 3) as u64])),
-                duration_ms: 1_200_000 + mix(s, &[4, e as u64]) % 2_400_000,
-                release_date: format!("2026-{:02}-{:02}", 1 + e % 11, 1 + e % 27),
-            })
-            .collect();
+        let episodes = (0..EPISODES).map(|e| Episode::generate(s, e)).collect();
         let mut catalog = Self {
             config,
             epoch_ms,

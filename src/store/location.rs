@@ -21,6 +21,10 @@ impl Location {
             if text.contains("://") {
                 return Err(format!("{text}: only local paths and s3:// URLs are supported"));
             }
+            // `s3:/bucket` or `S3://bucket` is a mistyped URL, not a folder named `s3:`.
+            if text.get(..3).is_some_and(|scheme| scheme.eq_ignore_ascii_case("s3:")) {
+                return Err(format!("{text}: an S3 location is written s3://BUCKET/PREFIX"));
+            }
             return Ok(Location::Local(PathBuf::from(text)));
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -117,7 +121,17 @@ mod tests {
         assert_eq!(Location::parse("s3://my-lake").unwrap(), s3("my-lake", ""));
         assert_eq!(Location::parse("lake/x").unwrap(), Location::Local("lake/x".into()));
         assert_eq!(Location::parse("s3://my-lake/a/b").unwrap().to_string(), "s3://my-lake/a/b");
-        for bad in ["s3://My_Lake/x", "s3://ab", "gs://b/x", "s3://lake/a//b", "s3://lake/../x", "s3://lake/a/./b"] {
+        for bad in [
+            "s3://My_Lake/x",
+            "s3://ab",
+            "gs://b/x",
+            "s3://lake/a//b",
+            "s3://lake/../x",
+            "s3://lake/a/./b",
+            "s3:/lake/x",
+            "S3://lake/x",
+            "s3:lake",
+        ] {
             assert!(Location::parse(bad).unwrap_err().contains(bad), "{bad}");
         }
     }

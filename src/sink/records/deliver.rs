@@ -36,6 +36,38 @@ pub struct Delivery<'a> {
     pub tally: &'a mut Tally,
 }
 
+/// One pass over the records still to send.
+#[derive(Default)]
+struct Round {
+    failed: Vec<Record>,
+    /// A failure was the stream's throttling.
+    throttled: bool,
+    last_error: String,
+}
+
+impl Round {
+    /// Sorts one call's answers: the accepted records' indexes, in order, after `accepted`
+    /// saw each; the failed ones kept for the next round.
+    fn sort(&mut self, batch: Vec<Record>, codes: Vec<Option<String>>, mut accepted: impl FnMut(&Record)) -> Vec<u32> {
+        let mut indexes = Vec::with_capacity(batch.len());
+        for (record, code) in batch.into_iter().zip(codes) {
+            match code {
+                None => {
+                    accepted(&record);
+                    indexes.push(record.index);
+                }
+                Some(code) => {
+                    self.throttled |= is_throttling(&code);
+                    self.last_error = code;
+                    self.failed.push(record);
+                }
+            }
+        }
+        indexes.sort_unstable();
+        indexes
+    }
+}
+
 /// Sends `records` until the service accepted each once, adding to the tally and the ledger.
 pub async fn deliver(
     to: Delivery<'_>,
@@ -48,30 +80,17 @@ pub async fn deliver(
     let mut left_when_stopping = ATTEMPTS_WHILE_STOPPING;
     while !records.is_empty() {
         let sizes: Vec<usize> = records.iter().map(|r| service.size(r)).collect();
-        let mut failed = Vec::new();
-        let (mut throttled, mut last_error) = (false, String::new());
+        let mut round = Round::default();
         let mut pending = records.into_iter();
         for call in calls(&sizes, limits) {
             let batch: Vec<Record> = pending.by_ref().take(call.len()).collect();
             match service.put(&batch, cancel).await {
                 Ok(codes) if codes.len() == batch.len() => {
-                    let mut accepted = Vec::with_capacity(batch.len());
-                    for (record, code) in batch.into_iter().zip(codes) {
-                        match code {
-                            None => {
-                                let counts = tally.entry(record.table.clone()).or_default();
-                                counts.sent += 1;
-                                counts.resent += u64::from(ledger.delivered_before(batch_id, record.index));
-                                accepted.push(record.index);
-                            }
-                            Some(code) => {
-                                throttled |= is_throttling(&code);
-                                last_error = code;
-                                failed.push(record);
-                            }
-                        }
-                    }
-                    accepted.sort_unstable();
+                    let accepted = round.sort(batch, codes, |record| {
+                        let counts = tally.entry(record.table.clone()).or_default();
+                        counts.sent += 1;
+                        counts.resent += u64::from(ledger.delivered_before(batch_id, record.index));
+                    });
                     ledger.accepted(batch_id, &accepted).map_err(Undelivered::Local)?;
                 }
                 Ok(codes) => {
@@ -83,7 +102,7 @@ pub async fn deliver(
                     )));
                 }
                 Err(Failure::GaveUp { message, .. }) => {
-                    let records = failed.len() + batch.len() + pending.len();
+                    let records = round.failed.len() + batch.len() + pending.len();
                     return Err(Undelivered::Stopped { records, message });
                 }
                 Err(Failure::Permanent(message) | Failure::NotFound { message, .. }) => {
@@ -95,6 +114,7 @@ pub async fn deliver(
                 }
             }
         }
+        let Round { failed, throttled, last_error } = round;
         if failed.is_empty() {
             return Ok(());
         }

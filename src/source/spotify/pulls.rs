@@ -159,8 +159,7 @@ fn per_target(
         Err(e @ PullError::Unavailable { .. }) => {
             tracing::warn!("skipping {target} for 24 h: {e}");
             report.skipped.push(format!("{target}: {}", e.with_blame()));
-            let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
-            state.unavailable.insert(target.to_owned(), Unavailable { reason: e.to_string(), until_ms });
+            rest(state, target.to_owned(), e.to_string());
             Ok(())
         }
         Err(e) => {
@@ -193,26 +192,7 @@ pub async fn pull(
         }
         JobConfig::UserPlaylists { user, .. } => {
             let auth = Auth::User(user.clone());
-            let mut url = Some(client.endpoints.v1("me/playlists?limit=50"));
-            let mut listed = Vec::new();
-            let mut total = None;
-            while let Some(next) = url {
-                // The listing is not a raw table, but an unreadable page of it is still recorded.
-                let page = (Kind::Playlist, Some(user.as_str()), None);
-                let Some(fetched) = fetch_or_set_aside(client, &auth, &next, page, out, &mut report).await? else {
-                    url = page_after(&next, total);
-                    continue;
-                };
-                total = fetched.body["total"].as_u64();
-                url = fetched.body["next"].as_str().map(str::to_owned);
-                for p in fetched.body["items"].as_array().into_iter().flatten() {
-                    if p["owner"]["id"].as_str() == Some(user.as_str())
-                        && let Some(id) = p["id"].as_str()
-                    {
-                        listed.push((id.to_owned(), p["snapshot_id"].as_str().map(str::to_owned)));
-                    }
-                }
-            }
+            let listed = owned_playlists(client, &auth, user, out, &mut report).await?;
             for (id, listed_snapshot) in listed {
                 let r = playlist(client, &auth, &id, listed_snapshot.as_deref(), state, out, &mut report).await;
                 per_target(r, &format!("playlist {id}"), state, &mut report)?;
@@ -259,6 +239,38 @@ pub async fn pull(
         }
     }
     Ok(report)
+}
+
+/// The playlists `user` owns, with the snapshot each is listed at: entries of the others are
+/// refused in development mode.
+async fn owned_playlists(
+    client: &Client,
+    auth: &Auth,
+    user: &str,
+    out: &mut Vec<Page>,
+    report: &mut PullReport,
+) -> Result<Vec<(String, Option<String>)>, PullError> {
+    let mut url = Some(client.endpoints.v1("me/playlists?limit=50"));
+    let mut listed = Vec::new();
+    let mut total = None;
+    while let Some(next) = url {
+        // The listing is not a raw table, but an unreadable page of it is still recorded.
+        let page = (Kind::Playlist, Some(user), None);
+        let Some(fetched) = fetch_or_set_aside(client, auth, &next, page, out, report).await? else {
+            url = page_after(&next, total);
+            continue;
+        };
+        total = fetched.body["total"].as_u64();
+        url = fetched.body["next"].as_str().map(str::to_owned);
+        for p in fetched.body["items"].as_array().into_iter().flatten() {
+            if p["owner"]["id"].as_str() == Some(user)
+                && let Some(id) = p["id"].as_str()
+            {
+                listed.push((id.to_owned(), p["snapshot_id"].as_str().map(str::to_owned)));
+            }
+        }
+    }
+    Ok(listed)
 }
 
 /// Entries per page of `GET /playlists/{id}/items`: the most Spotify answers.
@@ -311,9 +323,8 @@ async fn playlist(
         // as after a 404, rather than being set aside again on every pull.
         let page = (Kind::Playlist, None, None);
         let Some(object) = fetch_or_set_aside(client, auth, &object_url, page, out, report).await? else {
-            let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
             let reason = "its body was not JSON (set aside in the rejected output)".to_owned();
-            state.unavailable.insert(format!("playlist {id}"), Unavailable { reason, until_ms });
+            rest(state, format!("playlist {id}"), reason);
             return Ok(());
         };
         let snapshot = object.body["snapshot_id"].as_str().unwrap_or_default().to_owned();
@@ -323,50 +334,32 @@ async fn playlist(
         }
         let mut pages = Vec::new();
         // Development-mode apps get the entries under `items`, extended-quota apps under `tracks`.
-        let embedded = ["items", "tracks"].into_iter().map(|k| &object.body[k]).find(|v| v.is_object()).cloned();
-        let mut next = match &embedded {
-            Some(paging) if paging["items"].is_array() => {
-                let first = Fetched {
-                    url: paging["href"].as_str().unwrap_or(&object.url).to_owned(),
-                    fetched_at: object.fetched_at,
-                    body: paging.clone(),
-                };
+        let paging = ["items", "tracks"].into_iter().map(|k| &object.body[k]).find(|v| v.is_object()).cloned();
+        let total = paging.as_ref().and_then(|paging| paging["total"].as_u64());
+        let embedded = paging.filter(|paging| paging["items"].is_array());
+        let first_request = embedded.is_none();
+        let next = match embedded {
+            Some(paging) => {
                 let next = paging["next"].as_str().map(str::to_owned);
-                pages.push(Page::new(Kind::PlaylistItems, first, None, Some(&snapshot)));
+                pages.push(embedded_entries(&object, paging, &snapshot));
                 next
             }
             // Entries refused recently: the metadata lands without asking for them again.
-            _ if state.skips(&entries_target(id)) => {
+            None if state.skips(&entries_target(id)) => {
                 land_metadata_only(id, object, snapshot, state, out, report);
                 return Ok(());
             }
-            _ => Some(client.endpoints.v1(&format!("playlists/{id}/items?limit={ENTRIES_PER_PAGE}&offset=0"))),
+            None => Some(client.endpoints.v1(&format!("playlists/{id}/items?limit={ENTRIES_PER_PAGE}&offset=0"))),
         };
         let read_more = next.is_some();
-        let mut first_request = embedded.as_ref().is_none_or(|paging| !paging["items"].is_array());
-        let total = embedded.as_ref().and_then(|paging| paging["total"].as_u64());
-        while let Some(url) = next {
-            let page = (Kind::PlaylistItems, None, Some(snapshot.as_str()));
-            let fetched = match fetch_or_set_aside(client, auth, &url, page, &mut pages, report).await {
-                Ok(Some(fetched)) => fetched,
-                Ok(None) => {
-                    next = page_after(&url, total);
-                    continue;
-                }
-                // Development-mode apps may not read the entries of a playlist the user neither
-                // owns nor collaborates on; the metadata in hand still lands.
-                Err(PullError::Unavailable { status: 403, message, .. }) if first_request => {
-                    let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
-                    let reason = format!("its entries were refused (403: {message}); the metadata lands alone");
-                    state.unavailable.insert(entries_target(id), Unavailable { reason, until_ms });
-                    land_metadata_only(id, object, snapshot, state, out, report);
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            };
-            first_request = false;
-            next = fetched.body["next"].as_str().map(str::to_owned);
-            pages.push(Page::new(Kind::PlaylistItems, fetched, None, Some(&snapshot)));
+        let entries = EntryPages { next, total, first_request, snapshot: &snapshot };
+        // Development-mode apps may not read the entries of a playlist the user neither owns nor
+        // collaborates on; the metadata in hand still lands.
+        if let Entries::Refused(message) = entries.read(client, auth, &mut pages, report).await? {
+            let reason = format!("its entries were refused (403: {message}); the metadata lands alone");
+            rest(state, entries_target(id), reason);
+            land_metadata_only(id, object, snapshot, state, out, report);
+            return Ok(());
         }
         if read_more {
             let check = client.get(auth, &format!("{object_url}?fields=snapshot_id")).await?;
@@ -385,6 +378,68 @@ async fn playlist(
         attempts: MAX_SNAPSHOT_RETRIES as u32,
         message: "the playlist changed during every read; it is read again next pull".into(),
     })
+}
+
+/// The entry pages of one playlist still to read.
+struct EntryPages<'a> {
+    next: Option<String>,
+    /// The number of entries, when the object said.
+    total: Option<u64>,
+    /// The next request is the first for entries (a 403 then means they are refused).
+    first_request: bool,
+    snapshot: &'a str,
+}
+
+/// How reading a playlist's entries ended.
+enum Entries {
+    Read,
+    /// The first request for them was refused (403), with this message.
+    Refused(String),
+}
+
+impl EntryPages<'_> {
+    /// Reads every page into `pages`; a page whose body is not JSON is set aside and the one
+    /// after it read.
+    async fn read(
+        mut self,
+        client: &Client,
+        auth: &Auth,
+        pages: &mut Vec<Page>,
+        report: &mut PullReport,
+    ) -> Result<Entries, PullError> {
+        while let Some(url) = self.next.take() {
+            let page = (Kind::PlaylistItems, None, Some(self.snapshot));
+            let fetched = match fetch_or_set_aside(client, auth, &url, page, pages, report).await {
+                Ok(Some(fetched)) => fetched,
+                Ok(None) => {
+                    self.next = page_after(&url, self.total);
+                    continue;
+                }
+                Err(PullError::Unavailable { status: 403, message, .. }) if self.first_request => {
+                    return Ok(Entries::Refused(message));
+                }
+                Err(e) => return Err(e),
+            };
+            self.first_request = false;
+            self.next = fetched.body["next"].as_str().map(str::to_owned);
+            pages.push(Page::new(Kind::PlaylistItems, fetched, None, Some(self.snapshot)));
+        }
+        Ok(Entries::Read)
+    }
+}
+
+/// Leaves `target` alone for a day, saying why.
+fn rest(state: &mut PullState, target: String, reason: String) {
+    let until_ms = Utc::now().timestamp_millis() + UNAVAILABLE_RETRY_MS;
+    state.unavailable.insert(target, Unavailable { reason, until_ms });
+}
+
+/// The entries a playlist object carries (`paging`, under `items` or `tracks`) as its first
+/// entries page.
+fn embedded_entries(object: &Fetched, paging: serde_json::Value, snapshot: &str) -> Page {
+    let url = paging["href"].as_str().unwrap_or(&object.url).to_owned();
+    let first = Fetched { url, fetched_at: object.fetched_at, body: paging };
+    Page::new(Kind::PlaylistItems, first, None, Some(snapshot))
 }
 
 /// Albums per page of `GET /artists/{id}/albums`: the most Spotify answers since February 2026
