@@ -20,7 +20,7 @@ mod tests;
 pub use commit::{CommitError, MANIFEST_FILE};
 pub use live::{login, plan, run_live};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -107,32 +107,13 @@ pub async fn run_observed(
     let (counters, source_counters) = (observed.metrics.pipeline.clone(), observed.metrics.source.clone());
     let capacity = settings.pipeline.channel_capacity;
     let is_replay = matches!(source, SourceConfig::Replay(_));
-    // A replay keeps its state (its ledger, its record sinks' ledgers) in a part of the state
-    // directory of its own, which it locks: a live run may use the rest meanwhile.
-    let (ledger, sink_state, _replay_lock) = match &source {
-        SourceConfig::Replay(config) => {
-            let (dir, scope) = replay_state(settings, &queries, config);
-            let lock = crate::fs::lock_dir(&dir, "replay state directory")?;
-            let ledger = crate::source::replay::Ledger::open(&dir, &scope, settings.lake.path.local())?;
-            if ledger.known() > 0 {
-                tracing::info!(
-                    inputs = ledger.known(),
-                    "earlier replays into this lake read some inputs: only new ones are read"
-                );
-            }
-            (Some(Arc::new(ledger)), dir, Some(lock))
-        }
-        SourceConfig::Spotify(_) => (None, settings.state_dir.clone(), None),
-    };
+    let RunState { ledger, dir: sink_state, _lock } = RunState::open(settings, &queries, &source)?;
     let (page_tx, page_rx) = mpsc::channel(capacity);
     let (out_tx, out_rx) = mpsc::channel(capacity);
     // A replay reads while the queries are planned: reading needs no schema.
     let mut source = SourceStart::new(source, settings.pipeline.batch, page_tx, &cancel, ledger.clone());
     // A long replay shows its progress; a live run has no end to measure against.
-    let progress_done = CancellationToken::new();
-    let progress = is_replay
-        .then(|| tokio::spawn(progress::report(counters.clone(), source.total_bytes(), progress_done.clone())));
-    let _stop_progress = progress_done.clone().drop_guard();
+    let progress = is_replay.then(|| Progress::start(counters.clone(), source.total_bytes()));
     // A broken query is reported first, even when the input is missing too.
     let checked = Transform::read_schemas_for(&queries).await.map_err(Error::from);
     let schemas = match checked.and_then(|schemas| source.take_error().map_or(Ok(schemas), Err)) {
@@ -161,14 +142,12 @@ pub async fn run_observed(
         Ok((outputs, links, tasks)) => match source.start(source_counters.clone(), &cancel).await {
             Ok(task) => (outputs, links, tasks, task),
             Err(e) => {
+                // The sinks end once their inputs close.
                 drop(links);
-                for sink in tasks {
-                    let _ = sink.task.await;
-                }
-                return Err(stop_after(e, &cancel, None, process).await);
+                return Err(stop_after(e, &cancel, None, process, tasks).await);
             }
         },
-        Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process).await),
+        Err(e) => return Err(stop_after(e, &cancel, source.into_task(), process, Vec::new()).await),
     };
     let lake_root = outputs.lake.root();
     let stores = outputs.stores();
@@ -179,9 +158,8 @@ pub async fn run_observed(
     let policy = CommitPolicy { max_delay_micros: settings.lake.max_file_age.as_micros() as i64 };
     let barrier = tokio::spawn(Barrier::new(links, committer, policy).run(out_rx));
     let committed = finish(source, process, sinks, barrier, &cancel).await;
-    progress_done.cancel();
-    if let Some(task) = progress {
-        let _ = task.await;
+    if let Some(progress) = progress {
+        progress.stop().await;
     }
     for store in &stores {
         store.settle().await;
@@ -195,15 +173,69 @@ pub async fn run_observed(
         }
     }
     let rejected_dir = settings.lake.path.join(REJECTED_DIR).to_string();
-    let mut summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
-    summary.delivered = observed.metrics.delivery.snapshot();
-    if feeds.is_some() {
-        summary.feeds = Some(FeedSummary::from(observed.metrics.feeds.as_ref()));
+    let summary = RunSummary::new(&counters, committed, lake_root, rejected_dir, started.elapsed());
+    Ok(with_observed(summary, observed, feeds.is_some()))
+}
+
+/// The progress line of a replay, on stderr until stopped (or dropped).
+struct Progress {
+    task: tokio::task::JoinHandle<()>,
+    _done: tokio_util::sync::DropGuard,
+}
+
+impl Progress {
+    fn start(counters: Arc<Counters>, total_bytes: Option<u64>) -> Self {
+        let done = CancellationToken::new();
+        let task = tokio::spawn(progress::report(counters, total_bytes, done.clone()));
+        Self { task, _done: done.drop_guard() }
     }
-    if Counters::get(&source_counters.requests) > 0 || !source_counters.problems().is_empty() {
-        summary.source = Some(SourceSummary::from(source_counters.as_ref()));
+
+    async fn stop(self) {
+        let Self { task, _done: done } = self;
+        drop(done);
+        let _ = task.await;
     }
-    Ok(summary)
+}
+
+/// `summary` with what `observed` counted: deliveries, the feeds when kept, and the source's
+/// requests when it made any.
+fn with_observed(mut summary: RunSummary, observed: &Observed, feeds: bool) -> RunSummary {
+    let metrics = &observed.metrics;
+    summary.delivered = metrics.delivery.snapshot();
+    if feeds {
+        summary.feeds = Some(FeedSummary::from(metrics.feeds.as_ref()));
+    }
+    if Counters::get(&metrics.source.requests) > 0 || !metrics.source.problems().is_empty() {
+        summary.source = Some(SourceSummary::from(metrics.source.as_ref()));
+    }
+    summary
+}
+
+/// Where a run keeps its state: a replay keeps its own (its ledger, its record sinks' ledgers)
+/// in a part of the state directory, which it locks, so a live run may use the rest meanwhile;
+/// a live run uses the whole state directory.
+struct RunState {
+    /// The inputs replays into this lake read (replay only).
+    ledger: Option<Arc<crate::source::replay::Ledger>>,
+    /// Where the sinks keep their state.
+    dir: PathBuf,
+    _lock: Option<crate::fs::DirLock>,
+}
+
+impl RunState {
+    fn open(settings: &Settings, queries: &[Query], source: &SourceConfig) -> Result<Self, Error> {
+        let SourceConfig::Replay(config) = source else {
+            return Ok(Self { ledger: None, dir: settings.state_dir.clone(), _lock: None });
+        };
+        let (dir, scope) = replay_state(settings, queries, config);
+        let lock = crate::fs::lock_dir(&dir, "replay state directory")?;
+        let ledger = crate::source::replay::Ledger::open(&dir, &scope, settings.lake.path.local())?;
+        if ledger.known() > 0 {
+            let inputs = ledger.known();
+            tracing::info!(inputs, "earlier replays into this lake read some inputs: only new ones are read");
+        }
+        Ok(Self { ledger: Some(Arc::new(ledger)), dir, _lock: Some(lock) })
+    }
 }
 
 /// Where a replay into this lake keeps its state, and the scope of its ledger there: what decides
@@ -250,12 +282,21 @@ async fn finish(
 }
 
 /// Stops what started before setup failed, awaits it, and returns the setup error.
-async fn stop_after(error: Error, cancel: &CancellationToken, source: Option<Task<()>>, process: Task<()>) -> Error {
+async fn stop_after(
+    error: Error,
+    cancel: &CancellationToken,
+    source: Option<Task<()>>,
+    process: Task<()>,
+    sinks: Vec<sinks::SinkTask>,
+) -> Error {
     cancel.cancel();
     if let Some(task) = source {
         let _ = task.await;
     }
     let _ = process.await;
+    for sink in sinks {
+        let _ = sink.task.await;
+    }
     error
 }
 
