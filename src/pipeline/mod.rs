@@ -106,14 +106,12 @@ pub async fn run_observed(
     let queries = resolve_queries(settings.queries.as_deref())?;
     let (counters, source_counters) = (observed.metrics.pipeline.clone(), observed.metrics.source.clone());
     let capacity = settings.pipeline.channel_capacity;
-    let is_replay = matches!(source, SourceConfig::Replay(_));
     let RunState { ledger, dir: sink_state, _lock } = RunState::open(settings, &queries, &source)?;
-    let (page_tx, page_rx) = mpsc::channel(capacity);
-    let (out_tx, out_rx) = mpsc::channel(capacity);
+    let ((page_tx, page_rx), (out_tx, out_rx)) = (mpsc::channel(capacity), mpsc::channel(capacity));
     // A replay reads while the queries are planned: reading needs no schema.
     let mut source = SourceStart::new(source, settings.pipeline.batch, page_tx, &cancel, ledger.clone());
     // A long replay shows its progress; a live run has no end to measure against.
-    let progress = is_replay.then(|| Progress::start(counters.clone(), source.total_bytes()));
+    let progress = ledger.is_some().then(|| Progress::start(counters.clone(), source.total_bytes()));
     // A broken query is reported first, even when the input is missing too.
     let checked = Transform::read_schemas_for(&queries).await.map_err(Error::from);
     let schemas = match checked.and_then(|schemas| source.take_error().map_or(Ok(schemas), Err)) {
