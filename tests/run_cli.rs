@@ -86,17 +86,23 @@ async fn a_plan_over_the_daily_budget_is_refused_unless_forced() {
     sim.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigint_drains_commits_the_state_and_exits_zero() {
+/// A live run in `dir` that has pulled both users' plays, its files aging for 60 s: only a drain
+/// on a signal can have committed them.
+async fn run_with_plays_in_flight(dir: &Path) -> (Simulator, std::process::Child) {
     let sim = Simulator::start(SimConfig { plays_per_minute: 120.0, ..SimConfig::default() }, 0).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    log_in(&sim, dir.path()).await;
-    let config = config_for(&sim, dir.path(), 1_000_000);
-    // Files age for 60 s here, so only the drain on SIGINT can have committed them.
+    log_in(&sim, dir).await;
+    let config = config_for(&sim, dir, 1_000_000);
     let mut command = run(&config);
     command.env("TUNESTREAM__LAKE__MAX_FILE_AGE_SECS", "60");
     let child = command.spawn().unwrap();
-    wait_until("both users' plays pulled", || requests_sent(dir.path()) >= 6);
+    wait_until("both users' plays pulled", || requests_sent(dir) >= 6);
+    (sim, child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_drains_commits_the_state_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, child) = run_with_plays_in_flight(dir.path()).await;
     let out = interrupt(child);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let plays = lake_plays(&dir.path().join("lake"));
@@ -413,15 +419,8 @@ fn interrupt_after(child: std::process::Child, limit: Duration) -> std::process:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_drains_commits_and_prints_the_summary_like_sigterm() {
-    let sim = Simulator::start(SimConfig { plays_per_minute: 120.0, ..SimConfig::default() }, 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    log_in(&sim, dir.path()).await;
-    let config = config_for(&sim, dir.path(), 1_000_000);
-    // Files age for 60 s here, so only the drain on SIGHUP can have committed them.
-    let mut command = run(&config);
-    command.env("TUNESTREAM__LAKE__MAX_FILE_AGE_SECS", "60");
-    let child = command.spawn().unwrap();
-    wait_until("both users' plays pulled", || requests_sent(dir.path()) >= 6);
+    let (sim, child) = run_with_plays_in_flight(dir.path()).await;
     common::signal(&child, "-HUP");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
